@@ -1,0 +1,165 @@
+//! Stored events: [`NewEvent`] (to append), [`RecordedEvent`] (read back), [`EventEnvelope`] (decoded).
+
+use crate::error::DecodeError;
+use crate::event::DomainEvent;
+use crate::id::{Checkpoint, EventId, Position, StreamId, Version};
+use crate::metadata::Metadata;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// Everything stored about an event except its payload.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventMeta {
+    /// The event's unique id.
+    pub event_id: EventId,
+    /// The stream it belongs to.
+    pub stream_id: StreamId,
+    /// Its 1-based version in the stream.
+    pub version: Version,
+    /// Its global position.
+    pub position: Position,
+    /// The commit order key (see [`Checkpoint`]).
+    pub commit: u64,
+    /// The stable event type name, as stored.
+    pub event_type: String,
+    /// The schema version, as stored (before upcasting).
+    pub schema_version: u32,
+    /// When the store recorded it.
+    pub recorded_at: DateTime<Utc>,
+    /// Correlation, causation, actor and user keys.
+    pub metadata: Metadata,
+}
+
+impl EventMeta {
+    /// The checkpoint a reader that has seen this event stands at.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint::new(self.commit, self.position)
+    }
+}
+
+/// An event as a store returns it: metadata plus the JSON payload, not yet decoded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordedEvent {
+    /// Where and when it is stored.
+    pub meta: EventMeta,
+    /// The payload in its stored schema version.
+    pub payload: Value,
+}
+
+impl RecordedEvent {
+    /// Decodes (and upcasts) the payload into `E`. The error names stream, version, position and type.
+    pub fn decode<E: DomainEvent>(&self) -> Result<EventEnvelope<E>, DecodeError> {
+        self.clone().into_decoded()
+    }
+
+    /// Like [`decode`](Self::decode), consuming the record to avoid copying the payload.
+    pub fn into_decoded<E: DomainEvent>(self) -> Result<EventEnvelope<E>, DecodeError> {
+        let RecordedEvent { meta, payload } = self;
+        match E::from_payload(&meta.event_type, meta.schema_version, payload) {
+            Ok(event) => Ok(EventEnvelope { meta, event }),
+            Err(kind) => Err(DecodeError {
+                stream: meta.stream_id,
+                version: meta.version,
+                position: meta.position,
+                event_type: meta.event_type,
+                schema_version: meta.schema_version,
+                kind,
+            }),
+        }
+    }
+}
+
+/// A decoded event with its metadata.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventEnvelope<E> {
+    /// Where and when it is stored.
+    pub meta: EventMeta,
+    /// The event.
+    pub event: E,
+}
+
+/// An event to append.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    /// Its id; repeating a batch with the same ids is detected (idempotent retries).
+    pub event_id: EventId,
+    /// The stable type name.
+    pub event_type: String,
+    /// The schema version of `payload`.
+    pub schema_version: u32,
+    /// The payload.
+    pub payload: Value,
+    /// Metadata.
+    pub metadata: Metadata,
+}
+
+impl NewEvent {
+    /// Encodes a domain event with a fresh id.
+    ///
+    /// ```
+    /// use es_core::{Event, Metadata, NewEvent};
+    /// #[derive(serde::Serialize, serde::Deserialize)]
+    /// struct Deposited { amount: i64 }
+    /// impl Event for Deposited { const NAME: &'static str = "account.deposited"; }
+    ///
+    /// let e = NewEvent::from_event(&Deposited { amount: 3 }, Metadata::new()).unwrap();
+    /// assert_eq!(e.event_type, "account.deposited");
+    /// assert_eq!(e.payload["amount"], 3);
+    /// ```
+    pub fn from_event<E: DomainEvent>(
+        event: &E,
+        metadata: Metadata,
+    ) -> Result<Self, serde_json::Error> {
+        Ok(Self {
+            event_id: EventId::new(),
+            event_type: event.event_type().to_owned(),
+            schema_version: event.schema_version(),
+            payload: event.to_payload()?,
+            metadata,
+        })
+    }
+
+    /// A raw event: any type name, version and payload (for imports, tests and tools).
+    pub fn raw(event_type: impl Into<String>, schema_version: u32, payload: Value) -> Self {
+        Self {
+            event_id: EventId::new(),
+            event_type: event_type.into(),
+            schema_version,
+            payload,
+            metadata: Metadata::default(),
+        }
+    }
+
+    /// Replaces the metadata.
+    pub fn with_metadata(mut self, metadata: Metadata) -> Self {
+        self.metadata = metadata;
+        self
+    }
+}
+
+/// Where one appended event was stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendedEvent {
+    /// Its id.
+    pub event_id: EventId,
+    /// Its version in the stream.
+    pub version: Version,
+    /// Its global position.
+    pub position: Position,
+}
+
+/// The result of an append.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AppendResult {
+    /// The stored events, in batch order.
+    pub events: Vec<AppendedEvent>,
+    /// True when the batch had been stored before (same event ids): nothing new was written.
+    pub already_appended: bool,
+}
+
+impl AppendResult {
+    /// The stream's version after this batch (`None` for an empty batch).
+    pub fn last_version(&self) -> Option<Version> {
+        self.events.last().map(|e| e.version)
+    }
+}

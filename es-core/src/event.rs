@@ -1,0 +1,165 @@
+//! Events and event sets: [`DomainEvent`], [`Event`], [`IntoEvents`].
+
+use crate::error::DecodeErrorKind;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// Something that can be stored as events with stable names: one event struct, or the enum of all
+/// events of an aggregate (its *event set*).
+///
+/// The stored form is `(event_type, schema_version, payload)`. It is the same whichever Rust type
+/// encodes it, so an event struct stored alone decodes as part of any set that contains it.
+/// Derive it with `#[derive(DomainEvent)]`; single structs get it through [`Event`].
+pub trait DomainEvent: Sized + Send + Sync + 'static {
+    /// Every stored type name this type decodes: current names and aliases.
+    fn event_types() -> Vec<&'static str>;
+
+    /// Whether a stored event with this type name belongs to this type.
+    fn handles(event_type: &str) -> bool;
+
+    /// The stable name of this value's event type.
+    fn event_type(&self) -> &'static str;
+
+    /// The schema version this value is written with.
+    fn schema_version(&self) -> u32;
+
+    /// Serializes the payload.
+    fn to_payload(&self) -> Result<Value, serde_json::Error>;
+
+    /// Decodes a stored event, upcasting older schema versions.
+    fn from_payload(
+        event_type: &str,
+        schema_version: u32,
+        payload: Value,
+    ) -> Result<Self, DecodeErrorKind>;
+}
+
+/// One event type: a serde struct with a stable name and a schema version.
+///
+/// Implementing this gives [`DomainEvent`]. `#[derive(DomainEvent)]` on a struct implements it.
+///
+/// ```
+/// use es_core::{DomainEvent, Event};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, PartialEq, Serialize, Deserialize)]
+/// struct Deposited { amount: i64 }
+///
+/// impl Event for Deposited {
+///     const NAME: &'static str = "account.deposited";
+///     const VERSION: u32 = 2;
+///     fn upcast(from: u32, payload: serde_json::Value) -> Result<(u32, serde_json::Value), es_core::DecodeErrorKind> {
+///         // version 1 stored the amount as `cents`
+///         match from {
+///             1 => Ok((2, serde_json::json!({ "amount": payload["cents"] }))),
+///             _ => Err(es_core::DecodeErrorKind::MissingUpcast { from }),
+///         }
+///     }
+/// }
+///
+/// let old = Deposited::from_payload("account.deposited", 1, serde_json::json!({ "cents": 5 })).unwrap();
+/// assert_eq!(old, Deposited { amount: 5 });
+/// ```
+pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The stable, stored name.
+    const NAME: &'static str;
+    /// The current schema version (1 for a type that never changed shape).
+    const VERSION: u32 = 1;
+    /// Older names that still decode as this type.
+    const ALIASES: &'static [&'static str] = &[];
+
+    /// One upcasting step: turns a payload of schema version `from` into a newer one and returns
+    /// its version. Called repeatedly until the payload reaches [`Event::VERSION`].
+    fn upcast(from: u32, payload: Value) -> Result<(u32, Value), DecodeErrorKind> {
+        let _ = payload;
+        Err(DecodeErrorKind::MissingUpcast { from })
+    }
+}
+
+impl<T: Event> DomainEvent for T {
+    fn event_types() -> Vec<&'static str> {
+        let mut names = Vec::with_capacity(1 + T::ALIASES.len());
+        names.push(T::NAME);
+        names.extend_from_slice(T::ALIASES);
+        names
+    }
+
+    fn handles(event_type: &str) -> bool {
+        event_type == T::NAME || T::ALIASES.contains(&event_type)
+    }
+
+    fn event_type(&self) -> &'static str {
+        T::NAME
+    }
+
+    fn schema_version(&self) -> u32 {
+        T::VERSION
+    }
+
+    fn to_payload(&self) -> Result<Value, serde_json::Error> {
+        serde_json::to_value(self)
+    }
+
+    fn from_payload(
+        event_type: &str,
+        schema_version: u32,
+        payload: Value,
+    ) -> Result<Self, DecodeErrorKind> {
+        if !T::handles(event_type) {
+            return Err(DecodeErrorKind::UnknownType {
+                target: std::any::type_name::<T>(),
+            });
+        }
+        if schema_version > T::VERSION {
+            return Err(DecodeErrorKind::TooNew {
+                found: schema_version,
+                supported: T::VERSION,
+            });
+        }
+        let mut version = schema_version;
+        let mut payload = payload;
+        while version < T::VERSION {
+            let (next, upcast) = T::upcast(version, payload)?;
+            if next <= version {
+                return Err(DecodeErrorKind::Upcast {
+                    from: version,
+                    message: format!("the step returned version {next}, which is not newer"),
+                });
+            }
+            version = next;
+            payload = upcast;
+        }
+        Ok(serde_json::from_value(payload)?)
+    }
+}
+
+/// What a command handler may return: one event, an event-set value, a `Vec` or `Option` of
+/// either, or `()` for no events.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an event of `{E}`, so a command handler cannot return it",
+    label = "a command handler must return an event, an event-set value, a `Vec` or `Option` of them, or `()`",
+    note = "derive `DomainEvent` for it and add it to the event set `{E}`"
+)]
+pub trait IntoEvents<E> {
+    /// The events, in order.
+    fn into_events(self) -> Vec<E>;
+}
+
+impl<E> IntoEvents<E> for () {
+    fn into_events(self) -> Vec<E> {
+        Vec::new()
+    }
+}
+
+impl<E, T: Into<E>> IntoEvents<E> for Vec<T> {
+    fn into_events(self) -> Vec<E> {
+        self.into_iter().map(Into::into).collect()
+    }
+}
+
+impl<E, T: Into<E>> IntoEvents<E> for Option<T> {
+    fn into_events(self) -> Vec<E> {
+        self.into_iter().map(Into::into).collect()
+    }
+}

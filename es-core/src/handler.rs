@@ -1,0 +1,54 @@
+//! Handlers of the global log (read models, policies, subscribers): [`EventHandler`].
+
+use crate::envelope::RecordedEvent;
+use crate::error::{BoxError, DecodeError};
+use async_trait::async_trait;
+
+/// Why an event handler failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The event could not be decoded.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The handler returned an error.
+    #[error("event handler failed: {0}")]
+    Failed(#[source] BoxError),
+}
+
+impl HandlerError {
+    /// Wraps a handler's own error.
+    pub fn failed(error: impl Into<BoxError>) -> Self {
+        HandlerError::Failed(error.into())
+    }
+}
+
+/// Handles events of the global log, with a context `Ctx` (for example the database transaction
+/// in which a projection also commits its checkpoint).
+///
+/// `#[event_handler]` implements it for any type, over exactly the event types its methods take.
+#[async_trait]
+pub trait EventHandler<Ctx: Send + ?Sized = ()>: Send {
+    /// The stored type names (with aliases) this handler takes; used to filter `read_all`.
+    fn event_types(&self) -> Vec<&'static str>;
+
+    /// Handles one event. Events of other types are ignored (`Ok`).
+    async fn handle(&mut self, event: &RecordedEvent, ctx: &mut Ctx) -> Result<(), HandlerError>;
+}
+
+/// What an event handler method may return: `()` or `Result<(), E>`.
+pub trait IntoHandlerResult {
+    /// Converts to the handler result.
+    fn into_handler_result(self) -> Result<(), HandlerError>;
+}
+
+impl IntoHandlerResult for () {
+    fn into_handler_result(self) -> Result<(), HandlerError> {
+        Ok(())
+    }
+}
+
+impl<E: Into<BoxError>> IntoHandlerResult for Result<(), E> {
+    fn into_handler_result(self) -> Result<(), HandlerError> {
+        self.map_err(HandlerError::failed)
+    }
+}

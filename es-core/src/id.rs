@@ -1,0 +1,258 @@
+//! Identifiers and counters: [`StreamId`], [`Version`], [`Position`], [`Checkpoint`],
+//! [`ExpectedVersion`] and [`EventId`].
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use uuid::Uuid;
+
+/// The longest stream id a store accepts, in bytes.
+pub const MAX_STREAM_ID_LEN: usize = 512;
+
+/// The name of one ordered stream of events, usually `"{aggregate}-{id}"` (for example `account-acc-1`).
+///
+/// A stream id is non-empty, at most [`MAX_STREAM_ID_LEN`] bytes and has no control characters.
+///
+/// ```
+/// use es_core::StreamId;
+/// let id = StreamId::new("account-acc-1").unwrap();
+/// assert_eq!(id.as_str(), "account-acc-1");
+/// assert!(StreamId::new("").is_err());
+/// assert_eq!(StreamId::for_aggregate("account", "acc-1").unwrap(), id);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct StreamId(String);
+
+/// A stream id that was empty, too long or held control characters.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid stream id {id:?}: {reason}")]
+pub struct InvalidStreamId {
+    /// The rejected id.
+    pub id: String,
+    /// Why it was rejected.
+    pub reason: &'static str,
+}
+
+impl StreamId {
+    /// Validates and wraps a stream id.
+    pub fn new(id: impl Into<String>) -> Result<Self, InvalidStreamId> {
+        let id = id.into();
+        let reason = if id.is_empty() {
+            Some("it is empty")
+        } else if id.len() > MAX_STREAM_ID_LEN {
+            Some("it is longer than 512 bytes")
+        } else if id.chars().any(char::is_control) {
+            Some("it contains a control character")
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => Err(InvalidStreamId { id, reason }),
+            None => Ok(Self(id)),
+        }
+    }
+
+    /// The stream of one aggregate instance: `"{aggregate}-{id}"`.
+    pub fn for_aggregate(aggregate: &str, id: &str) -> Result<Self, InvalidStreamId> {
+        if id.is_empty() {
+            return Err(InvalidStreamId {
+                id: id.to_owned(),
+                reason: "an aggregate id must not be empty",
+            });
+        }
+        Self::new(format!("{aggregate}-{id}"))
+    }
+
+    /// The id as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for StreamId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for StreamId {
+    type Error = InvalidStreamId;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl TryFrom<&str> for StreamId {
+    type Error = InvalidStreamId;
+    fn try_from(value: &str) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<StreamId> for String {
+    fn from(value: StreamId) -> Self {
+        value.0
+    }
+}
+
+/// The version of a stream: the number of events in it, and the 1-based number of one event in it.
+///
+/// `Version(0)` is an empty (or missing) stream; its first event has `Version(1)`. Versions are gapless.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Version(pub u64);
+
+impl Version {
+    /// The version of a stream with no events.
+    pub const INITIAL: Version = Version(0);
+
+    /// The version after this one.
+    pub fn next(self) -> Version {
+        Version(self.0 + 1)
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The global position of an event in the log of all streams. Unique and increasing as events are
+/// appended; see [`Checkpoint`] for the order in which readers see them.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Position(pub u64);
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Where a reader of the global log stands: the events it has seen are exactly those at or before it.
+///
+/// The global log is ordered by `(commit, position)`. Stores whose writers commit in position order
+/// (the in-memory and SQLite stores) leave `commit` at 0, so the order is plain position order. The
+/// PostgreSQL store sets `commit` to the id of the writing transaction, which is what lets a reader
+/// never skip an event whose transaction commits after a later position was already visible.
+///
+/// ```
+/// use es_core::{Checkpoint, Position};
+/// assert!(Checkpoint::START < Checkpoint::new(0, Position(1)));
+/// assert!(Checkpoint::new(1, Position(9)) < Checkpoint::new(2, Position(3)));
+/// ```
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+pub struct Checkpoint {
+    /// The commit order key (a transaction id on PostgreSQL, 0 elsewhere).
+    pub commit: u64,
+    /// The global position of the last event seen.
+    pub position: Position,
+}
+
+impl Checkpoint {
+    /// Before the first event.
+    pub const START: Checkpoint = Checkpoint {
+        commit: 0,
+        position: Position(0),
+    };
+
+    /// A checkpoint at `(commit, position)`.
+    pub fn new(commit: u64, position: Position) -> Self {
+        Self { commit, position }
+    }
+}
+
+impl fmt::Display for Checkpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.commit, self.position)
+    }
+}
+
+/// What the writer expects the stream's version to be when it appends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExpectedVersion {
+    /// Append whatever the version is.
+    Any,
+    /// The stream must not exist yet (have no events).
+    NoStream,
+    /// The stream must be at exactly this version. `Exact(Version(0))` is the same as `NoStream`.
+    Exact(Version),
+}
+
+impl ExpectedVersion {
+    /// The version the stream must have, if any.
+    pub fn required(self) -> Option<Version> {
+        match self {
+            ExpectedVersion::Any => None,
+            ExpectedVersion::NoStream => Some(Version::INITIAL),
+            ExpectedVersion::Exact(v) => Some(v),
+        }
+    }
+
+    /// Whether a stream at `actual` satisfies this expectation.
+    pub fn matches(self, actual: Version) -> bool {
+        self.required().is_none_or(|v| v == actual)
+    }
+
+    /// The expectation that a stream is still at `version` (`NoStream` for version 0).
+    pub fn at(version: Version) -> Self {
+        if version == Version::INITIAL {
+            ExpectedVersion::NoStream
+        } else {
+            ExpectedVersion::Exact(version)
+        }
+    }
+}
+
+impl fmt::Display for ExpectedVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExpectedVersion::Any => f.write_str("any version"),
+            ExpectedVersion::NoStream => f.write_str("no stream"),
+            ExpectedVersion::Exact(v) => write!(f, "version {v}"),
+        }
+    }
+}
+
+/// The unique id of one event: a UUID v7, so ids sort by creation time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EventId(pub Uuid);
+
+impl EventId {
+    /// A new time-ordered id.
+    pub fn new() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
+impl Default for EventId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<Uuid> for EventId {
+    fn from(value: Uuid) -> Self {
+        Self(value)
+    }
+}

@@ -1,0 +1,97 @@
+//! # es-core
+//!
+//! The core of `es`, an event-sourcing and CQRS framework: the traits that domain types and storage
+//! adapters implement, event envelopes and metadata, the [`Repository`] that loads aggregates and
+//! executes commands with optimistic concurrency, an in-memory store ([`MemoryStore`]) and a
+//! given/when/then test kit ([`testing::AggregateTest`]).
+//!
+//! State is never stored directly: every change is an event appended to its aggregate's stream,
+//! and the state is the fold of that stream. Storage adapters (`es-sqlite`, `es-postgres`) live in
+//! their own crates and are swapped with one line.
+//!
+//! ```
+//! use es_core::{Aggregate, Event, Handle, MemoryStore, Repository, Version};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+//! struct Deposited { amount: i64 }
+//! impl Event for Deposited { const NAME: &'static str = "account.deposited"; }
+//!
+//! #[derive(Debug, Default)]
+//! struct Account { balance: i64 }
+//! impl Aggregate for Account {
+//!     const NAME: &'static str = "account";
+//!     type Event = Deposited;
+//!     fn apply(&mut self, e: &Deposited) { self.balance += e.amount }
+//! }
+//!
+//! #[derive(Clone)]
+//! struct Deposit { amount: i64 }
+//! impl Handle<Deposit> for Account {
+//!     type Error = String;
+//!     async fn handle(&self, cmd: Deposit) -> Result<Vec<Deposited>, String> {
+//!         if cmd.amount <= 0 { return Err("amount must be positive".into()) }
+//!         Ok(vec![Deposited { amount: cmd.amount }])
+//!     }
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let accounts = Repository::<Account, _>::new(MemoryStore::new());
+//! accounts.execute("acc-1", Deposit { amount: 100 }).await.unwrap();
+//! accounts.execute("acc-1", Deposit { amount: 20 }).await.unwrap();
+//! assert_eq!(accounts.load("acc-1").await.unwrap().balance, 120);
+//! assert_eq!(accounts.load_at("acc-1", Version(1)).await.unwrap().balance, 100);
+//! assert!(accounts.execute("acc-1", Deposit { amount: -5 }).await.is_err());
+//! # });
+//! ```
+#![warn(missing_docs)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+mod aggregate;
+mod envelope;
+mod error;
+mod event;
+mod handler;
+mod id;
+mod memory;
+mod metadata;
+mod repository;
+mod store;
+pub mod testing;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use aggregate::{Aggregate, Apply, Handle};
+pub use envelope::{
+    AppendResult, AppendedEvent, EventEnvelope, EventMeta, NewEvent, RecordedEvent,
+};
+pub use error::{
+    BoxError, DecodeError, DecodeErrorKind, ExecuteError, RepositoryError, StoreError,
+};
+pub use event::{DomainEvent, Event, IntoEvents};
+pub use handler::{EventHandler, HandlerError, IntoHandlerResult};
+pub use id::{
+    Checkpoint, EventId, ExpectedVersion, InvalidStreamId, MAX_STREAM_ID_LEN, Position, StreamId,
+    Version,
+};
+pub use memory::MemoryStore;
+pub use metadata::Metadata;
+pub use repository::{DEFAULT_MAX_RETRIES, Executed, Loaded, Repository};
+pub use store::{CheckpointStore, EventStore, EventStream, ReadAll, Snapshot, SnapshotStore};
+
+/// Everything an application needs in scope: the traits, the main types and (feature `derive`)
+/// the macros.
+pub mod prelude {
+    pub use crate::{
+        Aggregate, Apply, Checkpoint, CheckpointStore, DomainEvent, Event, EventEnvelope,
+        EventHandler, EventMeta, EventStore, ExecuteError, ExpectedVersion, Handle, Metadata,
+        Position, ReadAll, Repository, SnapshotStore, StreamId, Version,
+    };
+}
+
+/// Items used by the code the macros generate. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use async_trait::async_trait;
+    pub use serde_json;
+}

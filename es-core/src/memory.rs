@@ -1,0 +1,281 @@
+//! [`MemoryStore`]: an in-memory event, snapshot and checkpoint store for tests and prototypes.
+
+use crate::envelope::{AppendResult, AppendedEvent, EventMeta, NewEvent, RecordedEvent};
+use crate::error::StoreError;
+use crate::id::{Checkpoint, EventId, ExpectedVersion, Position, StreamId, Version};
+use crate::store::{CheckpointStore, EventStore, EventStream, ReadAll, Snapshot, SnapshotStore};
+use async_trait::async_trait;
+use chrono::Utc;
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+use tokio::sync::watch;
+
+/// An in-memory store. Clones share the same data. Appends are serialized by a lock, so the log
+/// is in position order (checkpoints have `commit == 0`).
+///
+/// ```
+/// use es_core::{EventStore, ExpectedVersion, MemoryStore, NewEvent, StreamId, Version};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = MemoryStore::new();
+/// let stream = StreamId::new("todo-1").unwrap();
+/// let event = NewEvent::raw("todo.added", 1, serde_json::json!({ "title": "milk" }));
+/// store.append(&stream, ExpectedVersion::NoStream, vec![event]).await.unwrap();
+/// assert_eq!(store.stream_version(&stream).await.unwrap(), Version(1));
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct MemoryStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    data: RwLock<Data>,
+    signal: watch::Sender<u64>,
+}
+
+#[derive(Default)]
+struct Data {
+    log: Vec<RecordedEvent>,
+    streams: HashMap<StreamId, Vec<usize>>,
+    ids: HashMap<EventId, usize>,
+    snapshots: HashMap<StreamId, Snapshot>,
+    checkpoints: HashMap<String, Checkpoint>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore").finish_non_exhaustive()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                data: RwLock::new(Data::default()),
+                signal: watch::channel(0).0,
+            }),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Data> {
+        // No code path panics while holding the lock, and the data stays consistent even if one
+        // did (every write is validated before it mutates), so a poisoned lock is still usable.
+        self.inner
+            .data
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Data> {
+        self.inner
+            .data
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Data {
+    fn version(&self, stream: &StreamId) -> Version {
+        Version(self.streams.get(stream).map_or(0, |s| s.len() as u64))
+    }
+
+    /// The stored result if `events` repeats a stored batch; an error if it collides partly.
+    fn repeated_batch(
+        &self,
+        stream: &StreamId,
+        events: &[NewEvent],
+    ) -> Result<Option<AppendResult>, StoreError> {
+        let stored: Vec<Option<&RecordedEvent>> = events
+            .iter()
+            .map(|e| self.ids.get(&e.event_id).map(|&i| &self.log[i]))
+            .collect();
+        if stored.iter().all(Option::is_none) {
+            return Ok(None);
+        }
+        let repeats = stored
+            .iter()
+            .all(|s| s.is_some_and(|r| &r.meta.stream_id == stream))
+            && stored.windows(2).all(
+                |w| matches!(w, [Some(a), Some(b)] if b.meta.version.0 == a.meta.version.0 + 1),
+            );
+        if repeats {
+            return Ok(Some(AppendResult {
+                events: stored
+                    .into_iter()
+                    .flatten()
+                    .map(|r| AppendedEvent {
+                        event_id: r.meta.event_id,
+                        version: r.meta.version,
+                        position: r.meta.position,
+                    })
+                    .collect(),
+                already_appended: true,
+            }));
+        }
+        let event_id = events
+            .iter()
+            .zip(&stored)
+            .find_map(|(e, s)| s.map(|_| e.event_id))
+            .unwrap_or_default();
+        Err(StoreError::DuplicateEventId {
+            stream: stream.clone(),
+            event_id,
+        })
+    }
+}
+
+#[async_trait]
+impl EventStore for MemoryStore {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError> {
+        if events.is_empty() {
+            return Ok(AppendResult::default());
+        }
+        let mut ids = std::collections::HashSet::new();
+        if let Some(dup) = events.iter().find(|e| !ids.insert(e.event_id)) {
+            return Err(StoreError::InvalidInput(format!(
+                "event id {} appears twice in one batch",
+                dup.event_id
+            )));
+        }
+        let result = {
+            let mut data = self.write();
+            if let Some(repeat) = data.repeated_batch(stream, &events)? {
+                return Ok(repeat);
+            }
+            let actual = data.version(stream);
+            if !expected.matches(actual) {
+                return Err(StoreError::Conflict {
+                    stream: stream.clone(),
+                    expected,
+                    actual,
+                });
+            }
+            let now = Utc::now();
+            let mut appended = Vec::with_capacity(events.len());
+            for (i, event) in events.into_iter().enumerate() {
+                let index = data.log.len();
+                let meta = EventMeta {
+                    event_id: event.event_id,
+                    stream_id: stream.clone(),
+                    version: Version(actual.0 + 1 + i as u64),
+                    position: Position(index as u64 + 1),
+                    commit: 0,
+                    event_type: event.event_type,
+                    schema_version: event.schema_version,
+                    recorded_at: now,
+                    metadata: event.metadata,
+                };
+                appended.push(AppendedEvent {
+                    event_id: meta.event_id,
+                    version: meta.version,
+                    position: meta.position,
+                });
+                data.ids.insert(meta.event_id, index);
+                data.streams.entry(stream.clone()).or_default().push(index);
+                data.log.push(RecordedEvent {
+                    meta,
+                    payload: event.payload,
+                });
+            }
+            AppendResult {
+                events: appended,
+                already_appended: false,
+            }
+        };
+        self.inner.signal.send_modify(|n| *n += 1);
+        Ok(result)
+    }
+
+    fn read_stream<'a>(&'a self, stream: &'a StreamId, from: Version) -> EventStream<'a> {
+        let data = self.read();
+        let events: Vec<_> = data
+            .streams
+            .get(stream)
+            .map(|indexes| {
+                indexes
+                    .iter()
+                    .skip(from.0.saturating_sub(1) as usize)
+                    .map(|&i| Ok(data.log[i].clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Box::pin(futures::stream::iter(events))
+    }
+
+    fn read_all<'a>(&'a self, query: ReadAll) -> EventStream<'a> {
+        let data = self.read();
+        let start = query.after.position.0 as usize;
+        let limit = query.limit.unwrap_or(usize::MAX);
+        let events: Vec<_> = data
+            .log
+            .iter()
+            .skip(start)
+            .filter(|e| query.matches(e))
+            .take(limit)
+            .map(|e| Ok(e.clone()))
+            .collect();
+        Box::pin(futures::stream::iter(events))
+    }
+
+    async fn stream_version(&self, stream: &StreamId) -> Result<Version, StoreError> {
+        Ok(self.read().version(stream))
+    }
+
+    async fn head_position(&self) -> Result<Position, StoreError> {
+        Ok(Position(self.read().log.len() as u64))
+    }
+
+    fn append_signal(&self) -> Option<watch::Receiver<u64>> {
+        Some(self.inner.signal.subscribe())
+    }
+}
+
+#[async_trait]
+impl SnapshotStore for MemoryStore {
+    async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
+        Ok(self.read().snapshots.get(stream).cloned())
+    }
+
+    async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        let mut data = self.write();
+        let newer = data
+            .snapshots
+            .get(&snapshot.stream_id)
+            .is_none_or(|s| s.version < snapshot.version);
+        if newer {
+            data.snapshots
+                .insert(snapshot.stream_id.clone(), snapshot.clone());
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CheckpointStore for MemoryStore {
+    async fn load_checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, StoreError> {
+        Ok(self.read().checkpoints.get(name).copied())
+    }
+
+    async fn save_checkpoint(&self, name: &str, checkpoint: Checkpoint) -> Result<(), StoreError> {
+        self.write().checkpoints.insert(name.to_owned(), checkpoint);
+        Ok(())
+    }
+
+    async fn delete_checkpoint(&self, name: &str) -> Result<(), StoreError> {
+        self.write().checkpoints.remove(name);
+        Ok(())
+    }
+}

@@ -1,0 +1,365 @@
+//! [`Repository`]: load aggregates by replay (from a snapshot), execute commands with optimistic
+//! concurrency.
+
+use crate::aggregate::{Aggregate, Handle};
+use crate::envelope::{AppendedEvent, EventEnvelope, NewEvent};
+use crate::error::{ExecuteError, RepositoryError, StoreError};
+use crate::event::DomainEvent;
+use crate::id::{ExpectedVersion, StreamId, Version};
+use crate::metadata::Metadata;
+use crate::store::{EventStore, Snapshot, SnapshotStore};
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use std::marker::PhantomData;
+use tracing::Instrument;
+
+/// How many times [`Repository::execute`] retries a command after a concurrent write, by default.
+pub const DEFAULT_MAX_RETRIES: usize = 10;
+
+/// Loads aggregates of type `A` from store `S` and executes commands against them.
+///
+/// ```
+/// # use es_core::{Aggregate, Apply, Event, Handle, MemoryStore, Repository};
+/// # use serde::{Deserialize, Serialize};
+/// #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// struct Added { n: i64 }
+/// impl Event for Added { const NAME: &'static str = "counter.added"; }
+///
+/// #[derive(Default)]
+/// struct Counter { total: i64 }
+/// impl Aggregate for Counter {
+///     const NAME: &'static str = "counter";
+///     type Event = Added;
+///     fn apply(&mut self, e: &Added) { self.total += e.n }
+/// }
+///
+/// #[derive(Clone)]
+/// struct Add(i64);
+/// impl Handle<Add> for Counter {
+///     type Error = std::convert::Infallible;
+///     async fn handle(&self, cmd: Add) -> Result<Vec<Added>, Self::Error> { Ok(vec![Added { n: cmd.0 }]) }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let counters = Repository::<Counter, _>::new(MemoryStore::new());
+/// counters.execute("c1", Add(2)).await.unwrap();
+/// counters.execute("c1", Add(3)).await.unwrap();
+/// assert_eq!(counters.load("c1").await.unwrap().total, 5);
+/// # });
+/// ```
+pub struct Repository<A, S> {
+    store: S,
+    max_retries: usize,
+    _aggregate: PhantomData<fn() -> A>,
+}
+
+impl<A, S: Clone> Clone for Repository<A, S> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            max_retries: self.max_retries,
+            _aggregate: PhantomData,
+        }
+    }
+}
+
+/// An aggregate state with the version of the last event folded into it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded<A> {
+    /// The state.
+    pub state: A,
+    /// The stream version it reflects.
+    pub version: Version,
+}
+
+/// The outcome of a successful command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Executed {
+    /// The aggregate's stream.
+    pub stream_id: StreamId,
+    /// The stream version after the command.
+    pub version: Version,
+    /// The events stored (empty when the command decided nothing).
+    pub events: Vec<AppendedEvent>,
+    /// How many attempts it took (1 without conflicts).
+    pub attempts: usize,
+}
+
+/// Where a load stops.
+#[derive(Clone, Copy)]
+enum Until {
+    Head,
+    Version(Version),
+    Time(DateTime<Utc>),
+}
+
+impl<A, S> Repository<A, S>
+where
+    A: Aggregate,
+    S: EventStore + SnapshotStore,
+{
+    /// A repository over `store`.
+    pub fn new(store: S) -> Self {
+        Self {
+            store,
+            max_retries: DEFAULT_MAX_RETRIES,
+            _aggregate: PhantomData,
+        }
+    }
+
+    /// Sets how many times a conflicting command is retried (0: never).
+    pub fn with_max_retries(mut self, retries: usize) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The stream of aggregate `id`.
+    pub fn stream_id(id: &str) -> Result<StreamId, RepositoryError> {
+        Ok(StreamId::for_aggregate(A::NAME, id)?)
+    }
+
+    /// The current state of aggregate `id` (the default state if it has no events).
+    pub async fn load(&self, id: &str) -> Result<A, RepositoryError> {
+        Ok(self.load_versioned(id).await?.state)
+    }
+
+    /// The current state with its version.
+    pub async fn load_versioned(&self, id: &str) -> Result<Loaded<A>, RepositoryError> {
+        let stream = Self::stream_id(id)?;
+        self.load_stream(&stream, Until::Head).await
+    }
+
+    /// The state as of `version`: the fold of events `1..=version`.
+    pub async fn load_at(&self, id: &str, version: Version) -> Result<A, RepositoryError> {
+        let stream = Self::stream_id(id)?;
+        Ok(self
+            .load_stream(&stream, Until::Version(version))
+            .await?
+            .state)
+    }
+
+    /// The state as of a moment: the fold of the events recorded at or before `at`.
+    pub async fn load_as_of(&self, id: &str, at: DateTime<Utc>) -> Result<A, RepositoryError> {
+        let stream = Self::stream_id(id)?;
+        Ok(self.load_stream(&stream, Until::Time(at)).await?.state)
+    }
+
+    /// Every event of aggregate `id`, decoded, with metadata.
+    pub async fn history(&self, id: &str) -> Result<Vec<EventEnvelope<A::Event>>, RepositoryError> {
+        let stream = Self::stream_id(id)?;
+        let mut events = self.store.read_stream(&stream, Version(1));
+        let mut history = Vec::new();
+        while let Some(record) = events.try_next().await? {
+            history.push(record.into_decoded()?);
+        }
+        Ok(history)
+    }
+
+    /// Executes a command: load, handle, append at the loaded version; on a concurrent write,
+    /// reload and retry (see [`with_max_retries`](Self::with_max_retries)).
+    pub async fn execute<C>(&self, id: &str, command: C) -> Result<Executed, ExecuteError<A::Error>>
+    where
+        A: Handle<C>,
+        C: Clone + Send,
+    {
+        self.execute_with(id, command, Metadata::default()).await
+    }
+
+    /// Like [`execute`](Self::execute), storing `metadata` (actor, correlation, causation, ...)
+    /// with every event.
+    pub async fn execute_with<C>(
+        &self,
+        id: &str,
+        command: C,
+        metadata: Metadata,
+    ) -> Result<Executed, ExecuteError<A::Error>>
+    where
+        A: Handle<C>,
+        C: Clone + Send,
+    {
+        let span = tracing::debug_span!(
+            "es.execute",
+            aggregate = A::NAME,
+            id,
+            command = std::any::type_name::<C>()
+        );
+        self.execute_inner(id, command, metadata)
+            .instrument(span)
+            .await
+    }
+
+    async fn execute_inner<C>(
+        &self,
+        id: &str,
+        command: C,
+        metadata: Metadata,
+    ) -> Result<Executed, ExecuteError<A::Error>>
+    where
+        A: Handle<C>,
+        C: Clone + Send,
+    {
+        let stream = Self::stream_id(id).map_err(ExecuteError::Repository)?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let Loaded { mut state, version } = self.load_stream(&stream, Until::Head).await?;
+            let events = state
+                .handle(command.clone())
+                .await
+                .map_err(ExecuteError::Rejected)?;
+            if events.is_empty() {
+                return Ok(Executed {
+                    stream_id: stream,
+                    version,
+                    events: Vec::new(),
+                    attempts: attempt,
+                });
+            }
+            let batch = events
+                .iter()
+                .map(|event| {
+                    NewEvent::from_event(event, metadata.clone()).map_err(|source| {
+                        ExecuteError::Encode {
+                            event_type: event.event_type(),
+                            source,
+                        }
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            match self
+                .store
+                .append(&stream, ExpectedVersion::at(version), batch)
+                .await
+            {
+                Ok(result) => {
+                    let new_version = result.last_version().unwrap_or(version);
+                    for event in &events {
+                        state.apply(event);
+                    }
+                    self.maybe_snapshot(&stream, &state, version, new_version)
+                        .await;
+                    return Ok(Executed {
+                        stream_id: stream,
+                        version: new_version,
+                        events: result.events,
+                        attempts: attempt,
+                    });
+                }
+                Err(error @ StoreError::Conflict { .. }) => {
+                    if attempt > self.max_retries {
+                        return Err(ExecuteError::Conflict {
+                            attempts: attempt,
+                            source: error,
+                        });
+                    }
+                    tracing::debug!(attempt, %error, "concurrent write, retrying");
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// Saves a snapshot when the append crossed a multiple of `SNAPSHOT_EVERY`. Failures are
+    /// logged, not returned: the events are stored, and a snapshot is only a cache.
+    async fn maybe_snapshot(&self, stream: &StreamId, state: &A, before: Version, after: Version) {
+        let every = A::SNAPSHOT_EVERY;
+        if every == 0 || before.0 / every == after.0 / every {
+            return;
+        }
+        let Some(encoded) = state.to_snapshot() else {
+            return;
+        };
+        let result = match encoded {
+            Ok(json) => {
+                self.store
+                    .save_snapshot(&Snapshot {
+                        stream_id: stream.clone(),
+                        version: after,
+                        schema_version: A::SNAPSHOT_VERSION,
+                        state: json,
+                    })
+                    .await
+            }
+            Err(error) => Err(StoreError::InvalidInput(format!(
+                "cannot serialize the state: {error}"
+            ))),
+        };
+        if let Err(error) = result {
+            tracing::warn!(%stream, version = %after, %error, "snapshot not saved");
+        }
+    }
+
+    async fn load_stream(
+        &self,
+        stream: &StreamId,
+        until: Until,
+    ) -> Result<Loaded<A>, RepositoryError> {
+        let span = tracing::debug_span!("es.load", aggregate = A::NAME, %stream);
+        async move {
+            let mut loaded = match until {
+                // A snapshot has no timestamp, so loads as of a time replay from the start.
+                Until::Time(_) => None,
+                Until::Head => self.load_snapshot(stream, None).await?,
+                Until::Version(v) => self.load_snapshot(stream, Some(v)).await?,
+            }
+            .unwrap_or_else(|| Loaded {
+                state: A::default(),
+                version: Version::INITIAL,
+            });
+            let mut events = self.store.read_stream(stream, loaded.version.next());
+            while let Some(record) = events.try_next().await? {
+                let past = match until {
+                    Until::Head => false,
+                    Until::Version(v) => record.meta.version > v,
+                    Until::Time(t) => record.meta.recorded_at > t,
+                };
+                if past {
+                    break;
+                }
+                let version = record.meta.version;
+                let envelope = record.into_decoded::<A::Event>()?;
+                loaded.state.apply(&envelope.event);
+                loaded.version = version;
+            }
+            Ok(loaded)
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn load_snapshot(
+        &self,
+        stream: &StreamId,
+        at_most: Option<Version>,
+    ) -> Result<Option<Loaded<A>>, RepositoryError> {
+        if A::SNAPSHOT_EVERY == 0 {
+            return Ok(None);
+        }
+        let Some(snapshot) = self.store.load_snapshot(stream).await? else {
+            return Ok(None);
+        };
+        if at_most.is_some_and(|v| snapshot.version > v) {
+            return Ok(None);
+        }
+        if snapshot.schema_version != A::SNAPSHOT_VERSION {
+            tracing::debug!(%stream, stored = snapshot.schema_version, current = A::SNAPSHOT_VERSION, "ignoring snapshot of another schema version");
+            return Ok(None);
+        }
+        match A::from_snapshot(snapshot.state) {
+            Some(Ok(state)) => Ok(Some(Loaded {
+                state,
+                version: snapshot.version,
+            })),
+            Some(Err(error)) => {
+                tracing::warn!(%stream, %error, "ignoring a snapshot that does not decode; replaying");
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The storage contract: [`EventStore`], [`SnapshotStore`], [`CheckpointStore`].
+
+use crate::envelope::{AppendResult, NewEvent, RecordedEvent};
+use crate::error::StoreError;
+use crate::id::{Checkpoint, ExpectedVersion, Position, StreamId, Version};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use serde_json::Value;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// A stream of stored events, read lazily.
+pub type EventStream<'a> = BoxStream<'a, Result<RecordedEvent, StoreError>>;
+
+/// A query over the global log: after a checkpoint, at most `limit` events, optionally only some
+/// event types and a `recorded_at` range.
+///
+/// ```
+/// use es_core::{Checkpoint, ReadAll};
+/// let q = ReadAll::new().after(Checkpoint::START).limit(500).event_types(["account.deposited"]);
+/// assert_eq!(q.limit, Some(500));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReadAll {
+    /// Only events after this checkpoint.
+    pub after: Checkpoint,
+    /// At most this many events.
+    pub limit: Option<usize>,
+    /// Only events with one of these stored type names (`None`: all).
+    pub event_types: Option<Vec<String>>,
+    /// Only events recorded at or after this time.
+    pub recorded_from: Option<DateTime<Utc>>,
+    /// Only events recorded before this time.
+    pub recorded_until: Option<DateTime<Utc>>,
+}
+
+impl ReadAll {
+    /// All events from the start.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only events after `checkpoint`.
+    pub fn after(mut self, checkpoint: Checkpoint) -> Self {
+        self.after = checkpoint;
+        self
+    }
+
+    /// At most `limit` events.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Only these stored type names.
+    pub fn event_types<I, S>(mut self, types: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.event_types = Some(types.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Only events recorded in `[from, until)`.
+    pub fn recorded_between(mut self, from: DateTime<Utc>, until: DateTime<Utc>) -> Self {
+        self.recorded_from = Some(from);
+        self.recorded_until = Some(until);
+        self
+    }
+
+    /// Whether an event passes the type and time filters (not the checkpoint and limit).
+    pub fn matches(&self, event: &RecordedEvent) -> bool {
+        self.event_types
+            .as_ref()
+            .is_none_or(|types| types.iter().any(|t| *t == event.meta.event_type))
+            && self
+                .recorded_from
+                .is_none_or(|from| event.meta.recorded_at >= from)
+            && self
+                .recorded_until
+                .is_none_or(|until| event.meta.recorded_at < until)
+    }
+}
+
+/// An append-only store of event streams with a global, ordered log.
+///
+/// Object safe: `Arc<dyn EventStore>` works. Every adapter passes the conformance suite in
+/// `es_core::testkit` (feature `testkit`).
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Appends a batch to a stream, atomically: either every event is stored with consecutive
+    /// versions, or none is. A stream not at `expected` yields [`StoreError::Conflict`] with the
+    /// actual version. Re-appending a batch whose event ids are stored returns the stored result
+    /// with `already_appended` set. An empty batch writes nothing and checks nothing.
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError>;
+
+    /// The events of a stream with version `>= from`, in version order.
+    fn read_stream<'a>(&'a self, stream: &'a StreamId, from: Version) -> EventStream<'a>;
+
+    /// Events of the global log after `query.after`, in log order (see [`Checkpoint`]).
+    ///
+    /// A reader that pages with the checkpoint of the last event it received never skips an event,
+    /// even one committed later by a concurrent writer.
+    fn read_all<'a>(&'a self, query: ReadAll) -> EventStream<'a>;
+
+    /// The current version of a stream (`Version(0)` if it has no events).
+    async fn stream_version(&self, stream: &StreamId) -> Result<Version, StoreError>;
+
+    /// The highest global position stored (`Position(0)` for an empty store).
+    async fn head_position(&self) -> Result<Position, StoreError>;
+
+    /// A signal that changes after every append made through this store object (and its clones),
+    /// so in-process readers can wake up instead of polling. `None` if the store has none.
+    fn append_signal(&self) -> Option<watch::Receiver<u64>> {
+        None
+    }
+}
+
+/// A snapshot of an aggregate's state at a stream version.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    /// The aggregate's stream.
+    pub stream_id: StreamId,
+    /// The version of the last event folded into `state`.
+    pub version: Version,
+    /// The schema version of `state`; a snapshot of another version is ignored.
+    pub schema_version: u32,
+    /// The serialized state.
+    pub state: Value,
+}
+
+/// Stores the latest snapshot of each stream. Snapshots are a cache: losing one costs a replay.
+#[async_trait]
+pub trait SnapshotStore: Send + Sync {
+    /// The latest snapshot of a stream.
+    async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError>;
+
+    /// Stores a snapshot unless a snapshot at a newer or equal version is already stored.
+    async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError>;
+}
+
+/// Stores named subscription checkpoints.
+#[async_trait]
+pub trait CheckpointStore: Send + Sync {
+    /// The stored checkpoint of a subscription.
+    async fn load_checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, StoreError>;
+
+    /// Stores a subscription's checkpoint.
+    async fn save_checkpoint(&self, name: &str, checkpoint: Checkpoint) -> Result<(), StoreError>;
+
+    /// Forgets a subscription's checkpoint (the next run starts from the beginning).
+    async fn delete_checkpoint(&self, name: &str) -> Result<(), StoreError>;
+}
+
+macro_rules! forward_store {
+    ($($ptr:ident),*) => {$(
+        #[async_trait]
+        impl<T: EventStore + ?Sized> EventStore for $ptr<T> {
+            async fn append(&self, stream: &StreamId, expected: ExpectedVersion, events: Vec<NewEvent>) -> Result<AppendResult, StoreError> {
+                (**self).append(stream, expected, events).await
+            }
+            fn read_stream<'a>(&'a self, stream: &'a StreamId, from: Version) -> EventStream<'a> {
+                (**self).read_stream(stream, from)
+            }
+            fn read_all<'a>(&'a self, query: ReadAll) -> EventStream<'a> {
+                (**self).read_all(query)
+            }
+            async fn stream_version(&self, stream: &StreamId) -> Result<Version, StoreError> {
+                (**self).stream_version(stream).await
+            }
+            async fn head_position(&self) -> Result<Position, StoreError> {
+                (**self).head_position().await
+            }
+            fn append_signal(&self) -> Option<watch::Receiver<u64>> {
+                (**self).append_signal()
+            }
+        }
+
+        #[async_trait]
+        impl<T: SnapshotStore + ?Sized> SnapshotStore for $ptr<T> {
+            async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
+                (**self).load_snapshot(stream).await
+            }
+            async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+                (**self).save_snapshot(snapshot).await
+            }
+        }
+
+        #[async_trait]
+        impl<T: CheckpointStore + ?Sized> CheckpointStore for $ptr<T> {
+            async fn load_checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, StoreError> {
+                (**self).load_checkpoint(name).await
+            }
+            async fn save_checkpoint(&self, name: &str, checkpoint: Checkpoint) -> Result<(), StoreError> {
+                (**self).save_checkpoint(name, checkpoint).await
+            }
+            async fn delete_checkpoint(&self, name: &str) -> Result<(), StoreError> {
+                (**self).delete_checkpoint(name).await
+            }
+        }
+    )*};
+}
+
+forward_store!(Arc, Box);

@@ -1,0 +1,1 @@
+//! PostgreSQL adapter for es: filled by its own issue.

@@ -1,0 +1,1 @@
+//! Example applications live in `examples/`.
