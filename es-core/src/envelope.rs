@@ -1,6 +1,6 @@
 //! Stored events: [`NewEvent`] (to append), [`RecordedEvent`] (read back), [`EventEnvelope`] (decoded).
 
-use crate::error::DecodeError;
+use crate::error::{DecodeError, StoreError};
 use crate::event::DomainEvent;
 use crate::id::{Checkpoint, EventId, Position, StreamId, Version};
 use crate::metadata::Metadata;
@@ -161,5 +161,46 @@ impl AppendResult {
     /// The stream's version after this batch (`None` for an empty batch).
     pub fn last_version(&self) -> Option<Version> {
         self.events.last().map(|e| e.version)
+    }
+}
+
+impl AppendResult {
+    /// Decides what an append of `batch` means when some of its event ids are already stored
+    /// (`stored`: the stored events with those ids, any order). `Ok(None)`: none is stored, append
+    /// normally. `Ok(Some(result))`: the batch was appended before, exactly as now, to the same
+    /// stream: report the stored result. `Err(DuplicateEventId)`: a partial or foreign collision.
+    ///
+    /// Every adapter uses this, so idempotent retries mean the same thing on every store.
+    pub fn for_repeated_batch(
+        stream: &StreamId,
+        batch: &[NewEvent],
+        stored: &[(StreamId, AppendedEvent)],
+    ) -> Result<Option<AppendResult>, StoreError> {
+        if stored.is_empty() {
+            return Ok(None);
+        }
+        let found: Vec<Option<&(StreamId, AppendedEvent)>> = batch
+            .iter()
+            .map(|e| stored.iter().find(|(_, s)| s.event_id == e.event_id))
+            .collect();
+        let repeats = found.iter().all(|f| f.is_some_and(|(s, _)| s == stream))
+            && found.windows(2).all(
+                |w| matches!(w, [Some((_, a)), Some((_, b))] if b.version.0 == a.version.0 + 1),
+            );
+        if repeats {
+            return Ok(Some(AppendResult {
+                events: found.into_iter().flatten().map(|(_, e)| *e).collect(),
+                already_appended: true,
+            }));
+        }
+        let event_id = batch
+            .iter()
+            .zip(&found)
+            .find_map(|(e, f)| f.map(|_| e.event_id))
+            .unwrap_or_default();
+        Err(StoreError::DuplicateEventId {
+            stream: stream.clone(),
+            event_id,
+        })
     }
 }

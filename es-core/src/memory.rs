@@ -87,48 +87,21 @@ impl Data {
         Version(self.streams.get(stream).map_or(0, |s| s.len() as u64))
     }
 
-    /// The stored result if `events` repeats a stored batch; an error if it collides partly.
-    fn repeated_batch(
-        &self,
-        stream: &StreamId,
-        events: &[NewEvent],
-    ) -> Result<Option<AppendResult>, StoreError> {
-        let stored: Vec<Option<&RecordedEvent>> = events
+    /// The stored events that have ids of `events`.
+    fn stored_with_ids(&self, events: &[NewEvent]) -> Vec<(StreamId, AppendedEvent)> {
+        events
             .iter()
-            .map(|e| self.ids.get(&e.event_id).map(|&i| &self.log[i]))
-            .collect();
-        if stored.iter().all(Option::is_none) {
-            return Ok(None);
-        }
-        let repeats = stored
-            .iter()
-            .all(|s| s.is_some_and(|r| &r.meta.stream_id == stream))
-            && stored.windows(2).all(
-                |w| matches!(w, [Some(a), Some(b)] if b.meta.version.0 == a.meta.version.0 + 1),
-            );
-        if repeats {
-            return Ok(Some(AppendResult {
-                events: stored
-                    .into_iter()
-                    .flatten()
-                    .map(|r| AppendedEvent {
-                        event_id: r.meta.event_id,
-                        version: r.meta.version,
-                        position: r.meta.position,
-                    })
-                    .collect(),
-                already_appended: true,
-            }));
-        }
-        let event_id = events
-            .iter()
-            .zip(&stored)
-            .find_map(|(e, s)| s.map(|_| e.event_id))
-            .unwrap_or_default();
-        Err(StoreError::DuplicateEventId {
-            stream: stream.clone(),
-            event_id,
-        })
+            .filter_map(|e| self.ids.get(&e.event_id))
+            .map(|&i| {
+                let m = &self.log[i].meta;
+                let appended = AppendedEvent {
+                    event_id: m.event_id,
+                    version: m.version,
+                    position: m.position,
+                };
+                (m.stream_id.clone(), appended)
+            })
+            .collect()
     }
 }
 
@@ -152,7 +125,8 @@ impl EventStore for MemoryStore {
         }
         let result = {
             let mut data = self.write();
-            if let Some(repeat) = data.repeated_batch(stream, &events)? {
+            let stored = data.stored_with_ids(&events);
+            if let Some(repeat) = AppendResult::for_repeated_batch(stream, &events, &stored)? {
                 return Ok(repeat);
             }
             let actual = data.version(stream);
