@@ -25,11 +25,15 @@ pub trait ConformanceStore: EventStore + SnapshotStore + CheckpointStore + Clone
 impl<T: EventStore + SnapshotStore + CheckpointStore + Clone + 'static> ConformanceStore for T {}
 
 /// Generates one `#[tokio::test]` per conformance check. `$factory` is called once per test and
-/// must return a future of a fresh, empty store.
+/// must return a future of a fresh, empty store; the optional `$teardown` gets the store after a
+/// check passed and returns a future that removes what the factory created (a schema, a file).
 #[macro_export]
 macro_rules! conformance_suite {
     ($factory:expr) => {
-        $crate::conformance_suite!(@tests $factory;
+        $crate::conformance_suite!($factory, |_store| async {});
+    };
+    ($factory:expr, $teardown:expr) => {
+        $crate::conformance_suite!(@tests $factory, $teardown;
             append_and_read_stream, expected_version_rules, conflict_writes_nothing,
             batch_is_atomic, idempotent_append, read_all_pages_without_gaps,
             read_all_filters_by_type_and_time, metadata_round_trips, decode_errors_name_the_event,
@@ -37,11 +41,12 @@ macro_rules! conformance_suite {
             append_signal_fires, missing_stream_is_empty
         );
     };
-    (@tests $factory:expr; $($name:ident),* $(,)?) => {$(
+    (@tests $factory:expr, $teardown:expr; $($name:ident),* $(,)?) => {$(
         #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $name() {
             let store = ($factory)().await;
-            $crate::testkit::$name(store).await;
+            $crate::testkit::$name(::std::clone::Clone::clone(&store)).await;
+            ($teardown)(store).await;
         }
     )*};
 }

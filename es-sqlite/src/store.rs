@@ -1,0 +1,437 @@
+//! [`SqliteStore`]: events, snapshots and checkpoints in one SQLite file.
+
+use crate::error::OpenError;
+use crate::row::{decode, event_columns, micros};
+use async_trait::async_trait;
+use chrono::Utc;
+use es_core::{
+    AppendResult, AppendedEvent, Checkpoint, CheckpointStore, EventId, EventStore, EventStream,
+    ExpectedVersion, NewEvent, Position, ReadAll, Snapshot, SnapshotStore, StoreError, StreamId,
+    Version,
+};
+use futures::StreamExt;
+use tracing::Instrument;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Row, SqliteConnection};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Mutex, watch};
+
+/// The table in which es-sqlite records its own schema migrations, apart from an application's
+/// `_sqlx_migrations`, so read models can live in the same file with their own migrations.
+pub const MIGRATIONS_TABLE: &str = "_es_migrations";
+
+/// An event store in an SQLite file: the embedded, zero-set-up default.
+///
+/// The file is created and migrated on open, in WAL mode with `synchronous = FULL` (a committed
+/// append survives a power cut). SQLite has one writer at a time, so positions are assigned in
+/// commit order and the global log is in plain position order (`Checkpoint::commit` is 0).
+/// Appends from one process are queued in-process; other processes wait on SQLite's busy timeout.
+///
+/// ```
+/// use es_core::{EventStore, ExpectedVersion, NewEvent, StreamId, Version};
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let dir = std::env::temp_dir().join(format!("es-doc-{}", uuid::Uuid::now_v7()));
+/// let store = es_sqlite::SqliteStore::open(dir.join("app.db")).await.unwrap();
+/// let stream = StreamId::new("todo-1").unwrap();
+/// store.append(&stream, ExpectedVersion::NoStream, vec![NewEvent::raw("todo.added", 1, serde_json::json!({}))]).await.unwrap();
+/// assert_eq!(store.stream_version(&stream).await.unwrap(), Version(1));
+/// # store.close().await; std::fs::remove_dir_all(dir).unwrap();
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    write: Mutex<()>,
+    signal: watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed, with its parent directory) and migrates the store at `path`.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, OpenError> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| OpenError::Database {
+                path: path.clone(),
+                source: sqlx::Error::Io(e),
+            })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        Self::open_with(options).await
+    }
+
+    /// Opens and migrates a store with your own connection options (journal mode, synchronous,
+    /// busy timeout, ...).
+    pub async fn open_with(options: SqliteConnectOptions) -> Result<Self, OpenError> {
+        let path = options.get_filename().to_path_buf();
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| OpenError::from_sqlx(path.clone(), e))?;
+        Self::from_pool(pool, path).await
+    }
+
+    async fn from_pool(pool: SqlitePool, path: PathBuf) -> Result<Self, OpenError> {
+        let mut migrator = sqlx::migrate!("./migrations");
+        migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+        if let Err(error) = migrator.run(&pool).await {
+            pool.close().await;
+            return Err(OpenError::from_migrate(path, error));
+        }
+        tracing::debug!(path = %path.display(), "opened SQLite event store");
+        Ok(Self {
+            pool,
+            shared: Arc::new(Shared {
+                write: Mutex::new(()),
+                signal: watch::channel(0).0,
+            }),
+        })
+    }
+
+    /// The connection pool, for read models that live in the same file.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Closes the pool (waits for connections to return).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Saves a checkpoint on the caller's connection or transaction, so a read model in this file
+    /// can commit its writes and its checkpoint together (exactly-once).
+    pub async fn save_checkpoint_in(
+        conn: &mut SqliteConnection,
+        name: &str,
+        checkpoint: Checkpoint,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO es_checkpoints (name, commit_key, position, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (name) DO UPDATE SET commit_key = excluded.commit_key,
+                 position = excluded.position, updated_at = excluded.updated_at",
+        )
+        .bind(name)
+        .bind(to_i64(checkpoint.commit)?)
+        .bind(to_i64(checkpoint.position.0)?)
+        .bind(micros(Utc::now()))
+        .execute(conn)
+        .await
+        .map_err(StoreError::database)?;
+        Ok(())
+    }
+
+    /// Loads a checkpoint on the caller's connection or transaction.
+    pub async fn load_checkpoint_in(
+        conn: &mut SqliteConnection,
+        name: &str,
+    ) -> Result<Option<Checkpoint>, StoreError> {
+        let row = sqlx::query("SELECT commit_key, position FROM es_checkpoints WHERE name = ?1")
+            .bind(name)
+            .fetch_optional(conn)
+            .await
+            .map_err(StoreError::database)?;
+        row.map(|row| {
+            let commit: i64 = row.try_get(0).map_err(StoreError::database)?;
+            let position: i64 = row.try_get(1).map_err(StoreError::database)?;
+            Ok(Checkpoint::new(commit as u64, Position(position as u64)))
+        })
+        .transpose()
+    }
+
+    async fn append_locked(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+    ) -> Result<AppendResult, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::database)?;
+
+        let ids = serde_json::to_string(
+            &events
+                .iter()
+                .map(|e| e.event_id.0.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .map_err(StoreError::database)?;
+        let stored = sqlx::query(
+            "SELECT stream_id, event_id, version, position FROM es_events
+             WHERE event_id IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(ids)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(StoreError::database)?
+        .iter()
+        .map(|row| -> Result<(StreamId, AppendedEvent), StoreError> {
+            let stream: String = row.try_get(0).map_err(StoreError::database)?;
+            let id: String = row.try_get(1).map_err(StoreError::database)?;
+            let version: i64 = row.try_get(2).map_err(StoreError::database)?;
+            let position: i64 = row.try_get(3).map_err(StoreError::database)?;
+            let corrupt = |message: String| StoreError::Corrupt {
+                stream: stream.clone(),
+                version,
+                message,
+            };
+            let event_id = uuid::Uuid::parse_str(&id).map_err(|e| corrupt(e.to_string()))?;
+            let stream_id = StreamId::new(stream.clone()).map_err(|e| corrupt(e.to_string()))?;
+            Ok((
+                stream_id,
+                AppendedEvent {
+                    event_id: EventId(event_id),
+                    version: Version(version as u64),
+                    position: Position(position as u64),
+                },
+            ))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+        if let Some(repeat) = AppendResult::for_repeated_batch(stream, events, &stored)? {
+            return Ok(repeat);
+        }
+
+        let actual: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(version), 0) FROM es_events WHERE stream_id = ?1",
+        )
+        .bind(stream.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::database)?;
+        let actual = Version(actual as u64);
+        if !expected.matches(actual) {
+            return Err(StoreError::Conflict {
+                stream: stream.clone(),
+                expected,
+                actual,
+            });
+        }
+
+        let recorded_at = micros(Utc::now());
+        let mut appended = Vec::with_capacity(events.len());
+        for (i, event) in events.iter().enumerate() {
+            let version = Version(actual.0 + 1 + i as u64);
+            let payload = serde_json::to_string(&event.payload).map_err(StoreError::database)?;
+            let metadata = serde_json::to_string(&event.metadata).map_err(StoreError::database)?;
+            let position: i64 = sqlx::query_scalar(
+                "INSERT INTO es_events
+                   (event_id, stream_id, version, event_type, schema_version, payload, metadata, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING position",
+            )
+            .bind(event.event_id.0.to_string())
+            .bind(stream.as_str())
+            .bind(to_i64(version.0)?)
+            .bind(&event.event_type)
+            .bind(i64::from(event.schema_version))
+            .bind(payload)
+            .bind(metadata)
+            .bind(recorded_at)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(StoreError::database)?;
+            appended.push(AppendedEvent {
+                event_id: event.event_id,
+                version,
+                position: Position(position as u64),
+            });
+        }
+        tx.commit().await.map_err(StoreError::database)?;
+        Ok(AppendResult {
+            events: appended,
+            already_appended: false,
+        })
+    }
+}
+
+fn to_i64(n: u64) -> Result<i64, StoreError> {
+    i64::try_from(n).map_err(|_| StoreError::InvalidInput(format!("{n} does not fit in SQLite's INTEGER")))
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError> {
+        if events.is_empty() {
+            return Ok(AppendResult::default());
+        }
+        let mut ids = std::collections::HashSet::new();
+        if let Some(dup) = events.iter().find(|e| !ids.insert(e.event_id)) {
+            return Err(StoreError::InvalidInput(format!(
+                "event id {} appears twice in one batch",
+                dup.event_id
+            )));
+        }
+        let span = tracing::debug_span!("es.append", %stream, events = events.len());
+        let result = async {
+            let _write = self.shared.write.lock().await;
+            self.append_locked(stream, expected, &events).await
+        }
+        .instrument(span)
+        .await?;
+        if !result.already_appended {
+            self.shared.signal.send_modify(|n| *n += 1);
+        }
+        Ok(result)
+    }
+
+    fn read_stream<'a>(&'a self, stream: &'a StreamId, from: Version) -> EventStream<'a> {
+        let from = i64::try_from(from.0).unwrap_or(i64::MAX);
+        sqlx::query(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM es_events WHERE stream_id = ?1 AND version >= ?2 ORDER BY version"
+        ))
+        .bind(stream.as_str())
+        .bind(from)
+        .fetch(&self.pool)
+        .map(|row| row.map_err(StoreError::database).and_then(|row| decode(&row)))
+        .boxed()
+    }
+
+    fn read_all<'a>(&'a self, query: ReadAll) -> EventStream<'a> {
+        let types = match &query.event_types {
+            Some(types) => match serde_json::to_string(types) {
+                Ok(json) => Some(json),
+                Err(e) => return futures::stream::once(async { Err(StoreError::database(e)) }).boxed(),
+            },
+            None => None,
+        };
+        let after = i64::try_from(query.after.position.0).unwrap_or(i64::MAX);
+        let limit = query
+            .limit
+            .and_then(|l| i64::try_from(l).ok())
+            .unwrap_or(-1);
+        sqlx::query(concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM es_events WHERE position > ?1
+               AND (?2 IS NULL OR event_type IN (SELECT value FROM json_each(?2)))
+               AND (?3 IS NULL OR recorded_at >= ?3)
+               AND (?4 IS NULL OR recorded_at < ?4)
+             ORDER BY position LIMIT ?5"
+        ))
+        .bind(after)
+        .bind(types)
+        .bind(query.recorded_from.map(micros))
+        .bind(query.recorded_until.map(micros))
+        .bind(limit)
+        .fetch(&self.pool)
+        .map(|row| row.map_err(StoreError::database).and_then(|row| decode(&row)))
+        .boxed()
+    }
+
+    async fn stream_version(&self, stream: &StreamId) -> Result<Version, StoreError> {
+        let v: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM es_events WHERE stream_id = ?1")
+                .bind(stream.as_str())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(StoreError::database)?;
+        Ok(Version(v as u64))
+    }
+
+    async fn head_position(&self) -> Result<Position, StoreError> {
+        let p: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM es_events")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::database)?;
+        Ok(Position(p as u64))
+    }
+
+    fn append_signal(&self) -> Option<watch::Receiver<u64>> {
+        Some(self.shared.signal.subscribe())
+    }
+}
+
+#[async_trait]
+impl SnapshotStore for SqliteStore {
+    async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
+        let row = sqlx::query(
+            "SELECT version, schema_version, state FROM es_snapshots WHERE stream_id = ?1",
+        )
+        .bind(stream.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::database)?;
+        let Some(row) = row else { return Ok(None) };
+        let version: i64 = row.try_get(0).map_err(StoreError::database)?;
+        let schema_version: i64 = row.try_get(1).map_err(StoreError::database)?;
+        let state: String = row.try_get(2).map_err(StoreError::database)?;
+        let Ok(state) = serde_json::from_str(&state) else {
+            // A snapshot is a cache: an unreadable one is ignored and the stream replayed.
+            tracing::warn!(%stream, "ignoring a snapshot whose state is not JSON");
+            return Ok(None);
+        };
+        Ok(Some(Snapshot {
+            stream_id: stream.clone(),
+            version: Version(version as u64),
+            schema_version: u32::try_from(schema_version).unwrap_or(0),
+            state,
+        }))
+    }
+
+    async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        let state = serde_json::to_string(&snapshot.state).map_err(StoreError::database)?;
+        sqlx::query(
+            "INSERT INTO es_snapshots (stream_id, version, schema_version, state) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version,
+                 schema_version = excluded.schema_version, state = excluded.state
+             WHERE excluded.version > es_snapshots.version",
+        )
+        .bind(snapshot.stream_id.as_str())
+        .bind(to_i64(snapshot.version.0)?)
+        .bind(i64::from(snapshot.schema_version))
+        .bind(state)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::database)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CheckpointStore for SqliteStore {
+    async fn load_checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::database)?;
+        Self::load_checkpoint_in(&mut conn, name).await
+    }
+
+    async fn save_checkpoint(&self, name: &str, checkpoint: Checkpoint) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(StoreError::database)?;
+        Self::save_checkpoint_in(&mut conn, name, checkpoint).await
+    }
+
+    async fn delete_checkpoint(&self, name: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM es_checkpoints WHERE name = ?1")
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::database)?;
+        Ok(())
+    }
+}
