@@ -51,13 +51,15 @@ impl OpenError {
         use sqlx::migrate::MigrateError;
         match error {
             MigrateError::Execute(source) => Self::from_sqlx(path, source),
-            MigrateError::ExecuteMigration(source, version) => match Self::from_sqlx(path, source) {
-                OpenError::Database { path, source } => OpenError::IncompatibleSchema {
-                    path,
-                    reason: format!("es schema migration {version} failed: {source}"),
-                },
-                other => other,
-            },
+            MigrateError::ExecuteMigration(source, version) => {
+                match Self::from_sqlx(path, source) {
+                    OpenError::Database { path, source } => OpenError::IncompatibleSchema {
+                        path,
+                        reason: format!("es schema migration {version} failed: {source}"),
+                    },
+                    other => other,
+                }
+            }
             MigrateError::VersionMissing(version) | MigrateError::VersionTooNew(version, _) => {
                 OpenError::IncompatibleSchema {
                     path,

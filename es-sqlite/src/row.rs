@@ -51,7 +51,9 @@ pub(crate) fn decode(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
         meta: EventMeta {
             event_id: EventId(event_id),
             stream_id,
-            version: Version(u64::try_from(version).map_err(|_| corrupt("negative version".into()))?),
+            version: Version(
+                u64::try_from(version).map_err(|_| corrupt("negative version".into()))?,
+            ),
             position: Position(
                 u64::try_from(position).map_err(|_| corrupt("negative position".into()))?,
             ),

@@ -10,7 +10,6 @@ use es_core::{
     Version,
 };
 use futures::StreamExt;
-use tracing::Instrument;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -19,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, watch};
+use tracing::Instrument;
 
 /// The table in which es-sqlite records its own schema migrations, apart from an application's
 /// `_sqlx_migrations`, so read models can live in the same file with their own migrations.
@@ -265,7 +265,8 @@ impl SqliteStore {
 }
 
 fn to_i64(n: u64) -> Result<i64, StoreError> {
-    i64::try_from(n).map_err(|_| StoreError::InvalidInput(format!("{n} does not fit in SQLite's INTEGER")))
+    i64::try_from(n)
+        .map_err(|_| StoreError::InvalidInput(format!("{n} does not fit in SQLite's INTEGER")))
 }
 
 #[async_trait]
@@ -309,7 +310,10 @@ impl EventStore for SqliteStore {
         .bind(stream.as_str())
         .bind(from)
         .fetch(&self.pool)
-        .map(|row| row.map_err(StoreError::database).and_then(|row| decode(&row)))
+        .map(|row| {
+            row.map_err(StoreError::database)
+                .and_then(|row| decode(&row))
+        })
         .boxed()
     }
 
@@ -317,7 +321,9 @@ impl EventStore for SqliteStore {
         let types = match &query.event_types {
             Some(types) => match serde_json::to_string(types) {
                 Ok(json) => Some(json),
-                Err(e) => return futures::stream::once(async { Err(StoreError::database(e)) }).boxed(),
+                Err(e) => {
+                    return futures::stream::once(async { Err(StoreError::database(e)) }).boxed();
+                }
             },
             None => None,
         };
@@ -341,17 +347,21 @@ impl EventStore for SqliteStore {
         .bind(query.recorded_until.map(micros))
         .bind(limit)
         .fetch(&self.pool)
-        .map(|row| row.map_err(StoreError::database).and_then(|row| decode(&row)))
+        .map(|row| {
+            row.map_err(StoreError::database)
+                .and_then(|row| decode(&row))
+        })
         .boxed()
     }
 
     async fn stream_version(&self, stream: &StreamId) -> Result<Version, StoreError> {
-        let v: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM es_events WHERE stream_id = ?1")
-                .bind(stream.as_str())
-                .fetch_one(&self.pool)
-                .await
-                .map_err(StoreError::database)?;
+        let v: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(version), 0) FROM es_events WHERE stream_id = ?1",
+        )
+        .bind(stream.as_str())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::database)?;
         Ok(Version(v as u64))
     }
 

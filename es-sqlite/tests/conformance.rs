@@ -10,7 +10,9 @@ fn db_path() -> PathBuf {
 }
 
 async fn open() -> SqliteStore {
-    SqliteStore::open(db_path()).await.expect("open a fresh SQLite store")
+    SqliteStore::open(db_path())
+        .await
+        .expect("open a fresh SQLite store")
 }
 
 async fn remove(store: SqliteStore) {

@@ -31,17 +31,29 @@ async fn events_survive_reopening_the_file() {
     {
         let store = SqliteStore::open(&path).await.unwrap();
         store
-            .append(&stream, ExpectedVersion::NoStream, vec![NewEvent::raw("t", 1, json!({ "n": 1 }))])
+            .append(
+                &stream,
+                ExpectedVersion::NoStream,
+                vec![NewEvent::raw("t", 1, json!({ "n": 1 }))],
+            )
             .await
             .unwrap();
         store.close().await;
     }
     let store = SqliteStore::open(&path).await.unwrap();
     assert_eq!(store.stream_version(&stream).await.unwrap(), Version(1));
-    let events: Vec<_> = store.read_stream(&stream, Version(1)).try_collect().await.unwrap();
+    let events: Vec<_> = store
+        .read_stream(&stream, Version(1))
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!(events[0].payload, json!({ "n": 1 }));
     store
-        .append(&stream, ExpectedVersion::Exact(Version(1)), vec![NewEvent::raw("t", 1, json!({}))])
+        .append(
+            &stream,
+            ExpectedVersion::Exact(Version(1)),
+            vec![NewEvent::raw("t", 1, json!({}))],
+        )
         .await
         .unwrap();
     assert_eq!(store.stream_version(&stream).await.unwrap(), Version(2));
@@ -54,10 +66,19 @@ async fn a_file_that_is_not_a_database_is_a_clear_error() {
     let path = dir.0.join("notes.txt");
     std::fs::write(&path, "these are my notes, not a database ".repeat(200)).unwrap();
     let error = SqliteStore::open(&path).await.unwrap_err();
-    assert!(matches!(error, OpenError::NotADatabase { .. }), "got {error:?}");
-    assert!(error.to_string().contains("is not an SQLite database"), "{error}");
+    assert!(
+        matches!(error, OpenError::NotADatabase { .. }),
+        "got {error:?}"
+    );
+    assert!(
+        error.to_string().contains("is not an SQLite database"),
+        "{error}"
+    );
     let kept = std::fs::read_to_string(&path).unwrap();
-    assert!(kept.starts_with("these are my notes"), "the file must be left untouched");
+    assert!(
+        kept.starts_with("these are my notes"),
+        "the file must be left untouched"
+    );
 }
 
 #[tokio::test]
@@ -65,7 +86,9 @@ async fn foreign_tables_with_our_names_are_an_incompatible_schema() {
     let dir = TempDir::new();
     let path = dir.0.join("foreign.db");
     let pool = sqlx::SqlitePool::connect_with(
-        sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true),
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true),
     )
     .await
     .unwrap();
@@ -75,7 +98,10 @@ async fn foreign_tables_with_our_names_are_an_incompatible_schema() {
         .unwrap();
     pool.close().await;
     let error = SqliteStore::open(&path).await.unwrap_err();
-    assert!(matches!(error, OpenError::IncompatibleSchema { .. }), "got {error:?}");
+    assert!(
+        matches!(error, OpenError::IncompatibleSchema { .. }),
+        "got {error:?}"
+    );
     assert!(error.to_string().contains("incompatible schema"), "{error}");
 }
 
@@ -94,7 +120,10 @@ async fn a_schema_from_a_newer_version_is_an_incompatible_schema() {
     .unwrap();
     store.close().await;
     let error = SqliteStore::open(&path).await.unwrap_err();
-    assert!(matches!(error, OpenError::IncompatibleSchema { .. }), "got {error:?}");
+    assert!(
+        matches!(error, OpenError::IncompatibleSchema { .. }),
+        "got {error:?}"
+    );
     assert!(error.to_string().contains("newer es-sqlite"), "{error}");
 }
 
@@ -108,12 +137,16 @@ async fn an_application_can_keep_its_own_sqlx_migrations_in_the_same_file() {
         .execute(store.pool())
         .await
         .unwrap();
-    sqlx::query("INSERT INTO _sqlx_migrations VALUES (20240101, 'app tables', NULL, TRUE, X'01', 1)")
-        .execute(store.pool())
-        .await
-        .unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations VALUES (20240101, 'app tables', NULL, TRUE, X'01', 1)",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
     store.close().await;
-    SqliteStore::open(&path).await.expect("es migrations live apart from the application's");
+    SqliteStore::open(&path)
+        .await
+        .expect("es migrations live apart from the application's");
 }
 
 #[tokio::test]
@@ -122,14 +155,28 @@ async fn stored_events_cannot_be_updated_or_deleted() {
     let store = SqliteStore::open(dir.0.join("immutable.db")).await.unwrap();
     let stream = StreamId::new("s").unwrap();
     store
-        .append(&stream, ExpectedVersion::NoStream, vec![NewEvent::raw("t", 1, json!({ "n": 1 }))])
+        .append(
+            &stream,
+            ExpectedVersion::NoStream,
+            vec![NewEvent::raw("t", 1, json!({ "n": 1 }))],
+        )
         .await
         .unwrap();
-    for sql in ["UPDATE es_events SET payload = '{}'", "DELETE FROM es_events"] {
+    for sql in [
+        "UPDATE es_events SET payload = '{}'",
+        "DELETE FROM es_events",
+    ] {
         let error = sqlx::query(sql).execute(store.pool()).await.unwrap_err();
-        assert!(error.to_string().contains("stored events are immutable"), "{sql}: {error}");
+        assert!(
+            error.to_string().contains("stored events are immutable"),
+            "{sql}: {error}"
+        );
     }
-    let events: Vec<_> = store.read_stream(&stream, Version(1)).try_collect().await.unwrap();
+    let events: Vec<_> = store
+        .read_stream(&stream, Version(1))
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!(events[0].payload, json!({ "n": 1 }));
     store.close().await;
 }

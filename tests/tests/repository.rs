@@ -1,0 +1,426 @@
+//! Repository behaviour on every store: retries, point-in-time loads, metadata, atomic batches,
+//! snapshots. Each test runs on the in-memory store and on a real SQLite file.
+//!
+//! The aggregate here implements the es-core traits by hand on purpose: these are tests of the
+//! traits and the repository, not of the macros.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use es_core::{
+    Aggregate, AppendResult, Checkpoint, CheckpointStore, DomainEvent, Event, EventStore,
+    EventStream, ExecuteError, ExpectedVersion, Handle, Metadata, NewEvent, Position, ReadAll,
+    Repository, Snapshot, SnapshotStore, StoreError, StreamId, Version,
+};
+use es_sqlite::SqliteStore;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Deposited {
+    amount: i64,
+}
+impl Event for Deposited {
+    const NAME: &'static str = "test.deposited";
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Withdrawn {
+    amount: i64,
+}
+impl Event for Withdrawn {
+    const NAME: &'static str = "test.withdrawn";
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum AccountEvent {
+    Deposited(Deposited),
+    Withdrawn(Withdrawn),
+}
+
+impl DomainEvent for AccountEvent {
+    fn event_types() -> Vec<&'static str> {
+        vec![Deposited::NAME, Withdrawn::NAME]
+    }
+    fn handles(event_type: &str) -> bool {
+        Deposited::handles(event_type) || Withdrawn::handles(event_type)
+    }
+    fn event_type(&self) -> &'static str {
+        match self {
+            AccountEvent::Deposited(e) => e.event_type(),
+            AccountEvent::Withdrawn(e) => e.event_type(),
+        }
+    }
+    fn schema_version(&self) -> u32 {
+        match self {
+            AccountEvent::Deposited(e) => e.schema_version(),
+            AccountEvent::Withdrawn(e) => e.schema_version(),
+        }
+    }
+    fn to_payload(&self) -> Result<serde_json::Value, serde_json::Error> {
+        match self {
+            AccountEvent::Deposited(e) => e.to_payload(),
+            AccountEvent::Withdrawn(e) => e.to_payload(),
+        }
+    }
+    fn from_payload(
+        event_type: &str,
+        schema_version: u32,
+        payload: serde_json::Value,
+    ) -> Result<Self, es_core::DecodeErrorKind> {
+        if Deposited::handles(event_type) {
+            Deposited::from_payload(event_type, schema_version, payload).map(Self::Deposited)
+        } else if Withdrawn::handles(event_type) {
+            Withdrawn::from_payload(event_type, schema_version, payload).map(Self::Withdrawn)
+        } else {
+            Err(es_core::DecodeErrorKind::UnknownType {
+                target: "AccountEvent",
+            })
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+struct Account {
+    balance: i64,
+    applied: u64,
+}
+
+impl Aggregate for Account {
+    const NAME: &'static str = "account";
+    const SNAPSHOT_EVERY: u64 = 10;
+    type Event = AccountEvent;
+    fn apply(&mut self, event: &AccountEvent) {
+        self.applied += 1;
+        match event {
+            AccountEvent::Deposited(e) => self.balance += e.amount,
+            AccountEvent::Withdrawn(e) => self.balance -= e.amount,
+        }
+    }
+    fn to_snapshot(&self) -> Option<Result<serde_json::Value, serde_json::Error>> {
+        Some(serde_json::to_value(self))
+    }
+    fn from_snapshot(state: serde_json::Value) -> Option<Result<Self, serde_json::Error>> {
+        Some(serde_json::from_value(state))
+    }
+}
+
+#[derive(Clone)]
+struct Deposit(i64);
+#[derive(Clone)]
+struct Withdraw(i64);
+/// Deposits in `n` separate events of 1 (a multi-event batch).
+#[derive(Clone)]
+struct DepositOnes(i64);
+
+#[derive(Debug, PartialEq, thiserror::Error)]
+#[error("insufficient funds")]
+struct InsufficientFunds;
+
+impl Handle<Deposit> for Account {
+    type Error = std::convert::Infallible;
+    async fn handle(&self, cmd: Deposit) -> Result<Vec<AccountEvent>, Self::Error> {
+        Ok(vec![AccountEvent::Deposited(Deposited { amount: cmd.0 })])
+    }
+}
+
+impl Handle<Withdraw> for Account {
+    type Error = InsufficientFunds;
+    async fn handle(&self, cmd: Withdraw) -> Result<Vec<AccountEvent>, Self::Error> {
+        if self.balance < cmd.0 {
+            return Err(InsufficientFunds);
+        }
+        Ok(vec![AccountEvent::Withdrawn(Withdrawn { amount: cmd.0 })])
+    }
+}
+
+impl Handle<DepositOnes> for Account {
+    type Error = std::convert::Infallible;
+    async fn handle(&self, cmd: DepositOnes) -> Result<Vec<AccountEvent>, Self::Error> {
+        Ok((0..cmd.0)
+            .map(|_| AccountEvent::Deposited(Deposited { amount: 1 }))
+            .collect())
+    }
+}
+
+/// A real store plus a competing writer: before each of the first `races` appends it lets a
+/// "concurrent" deposit of 1000 land first, so the repository's append really conflicts.
+#[derive(Clone)]
+struct Raced<S> {
+    inner: S,
+    races: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl<S: EventStore> EventStore for Raced<S> {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError> {
+        let race = self
+            .races
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if race {
+            let competing = NewEvent::from_event(
+                &AccountEvent::Deposited(Deposited { amount: 1000 }),
+                Metadata::new().with_actor("competitor"),
+            )
+            .unwrap();
+            self.inner
+                .append(stream, ExpectedVersion::Any, vec![competing])
+                .await?;
+        }
+        self.inner.append(stream, expected, events).await
+    }
+    fn read_stream<'a>(&'a self, stream: &'a StreamId, from: Version) -> EventStream<'a> {
+        self.inner.read_stream(stream, from)
+    }
+    fn read_all<'a>(&'a self, query: ReadAll) -> EventStream<'a> {
+        self.inner.read_all(query)
+    }
+    async fn stream_version(&self, stream: &StreamId) -> Result<Version, StoreError> {
+        self.inner.stream_version(stream).await
+    }
+    async fn head_position(&self) -> Result<Position, StoreError> {
+        self.inner.head_position().await
+    }
+}
+
+#[async_trait]
+impl<S: SnapshotStore> SnapshotStore for Raced<S> {
+    async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
+        self.inner.load_snapshot(stream).await
+    }
+    async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        self.inner.save_snapshot(snapshot).await
+    }
+}
+
+trait TestStore: EventStore + SnapshotStore + CheckpointStore + Clone + 'static {}
+impl<T: EventStore + SnapshotStore + CheckpointStore + Clone + 'static> TestStore for T {}
+
+fn sqlite_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("es-repository-tests")
+        .join(format!("{}.db", uuid::Uuid::now_v7()))
+}
+
+/// Runs `check` on a fresh MemoryStore and on a fresh SQLite file (removed afterwards).
+macro_rules! on_every_store {
+    ($($name:ident),* $(,)?) => {
+        mod memory {$(
+            #[tokio::test]
+            async fn $name() {
+                super::$name(es_core::MemoryStore::new()).await;
+            }
+        )*}
+        mod sqlite {$(
+            #[tokio::test]
+            async fn $name() {
+                let path = super::sqlite_path();
+                let store = es_sqlite::SqliteStore::open(&path).await.unwrap();
+                super::$name(store.clone()).await;
+                store.close().await;
+                let _ = std::fs::remove_file(&path);
+                let _ = std::fs::remove_file(path.with_extension("db-wal"));
+                let _ = std::fs::remove_file(path.with_extension("db-shm"));
+            }
+        )*}
+    };
+}
+
+on_every_store!(
+    a_conflicting_command_is_retried_and_succeeds,
+    exhausted_retries_return_the_conflict,
+    rejected_commands_store_nothing,
+    load_at_and_load_as_of_fold_the_past,
+    metadata_round_trips_through_execute,
+    a_multi_event_command_is_atomic,
+    snapshots_are_used_and_never_double_apply,
+    stale_snapshot_schema_is_ignored,
+);
+
+async fn a_conflicting_command_is_retried_and_succeeds<S: TestStore>(store: S) {
+    Repository::<Account, _>::new(store.clone())
+        .execute("a", Deposit(600))
+        .await
+        .unwrap();
+    let raced = Raced {
+        inner: store.clone(),
+        races: Arc::new(AtomicUsize::new(2)),
+    };
+    let accounts = Repository::<Account, _>::new(raced);
+    let done = accounts
+        .execute("a", Withdraw(500))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(done.attempts, 3, "two forced conflicts, then success");
+    // The competing deposits (2 x 1000) landed; the withdrawal was appended once, on fresh state.
+    let state = accounts.load_versioned("a").await.unwrap();
+    assert_eq!(state.state.balance, 600 + 2000 - 500);
+    assert_eq!(state.version, Version(4));
+    assert_eq!(done.version, Version(4));
+}
+
+async fn exhausted_retries_return_the_conflict<S: TestStore>(store: S) {
+    let raced = Raced {
+        inner: store.clone(),
+        races: Arc::new(AtomicUsize::new(100)),
+    };
+    let accounts = Repository::<Account, _>::new(raced).with_max_retries(2);
+    let error = accounts.execute("a", Deposit(5)).await.unwrap_err();
+    match &error {
+        ExecuteError::Conflict {
+            attempts,
+            source: StoreError::Conflict { actual, .. },
+        } => {
+            assert_eq!(*attempts, 3);
+            assert_eq!(*actual, Version(3));
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    // Only the competitor's three deposits are stored; ours never was.
+    let plain = Repository::<Account, _>::new(store);
+    assert_eq!(plain.load("a").await.unwrap().balance, 3000);
+}
+
+async fn rejected_commands_store_nothing<S: TestStore>(store: S) {
+    let accounts = Repository::<Account, _>::new(store.clone());
+    accounts.execute("a", Deposit(10)).await.unwrap();
+    let error = accounts.execute("a", Withdraw(11)).await.unwrap_err();
+    assert_eq!(error.rejection(), Some(&InsufficientFunds));
+    let stream = StreamId::new("account-a").unwrap();
+    assert_eq!(store.stream_version(&stream).await.unwrap(), Version(1));
+}
+
+async fn load_at_and_load_as_of_fold_the_past<S: TestStore>(store: S) {
+    let accounts = Repository::<Account, _>::new(store);
+    accounts.execute("a", Deposit(100)).await.unwrap();
+    accounts.execute("a", Withdraw(30)).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let between = Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    accounts.execute("a", Deposit(5)).await.unwrap();
+    assert_eq!(accounts.load_at("a", Version(0)).await.unwrap().balance, 0);
+    assert_eq!(
+        accounts.load_at("a", Version(1)).await.unwrap().balance,
+        100
+    );
+    assert_eq!(accounts.load_at("a", Version(2)).await.unwrap().balance, 70);
+    assert_eq!(
+        accounts.load_at("a", Version(99)).await.unwrap().balance,
+        75
+    );
+    assert_eq!(accounts.load_as_of("a", between).await.unwrap().balance, 70);
+    let long_ago = between - chrono::Duration::days(1);
+    assert_eq!(accounts.load_as_of("a", long_ago).await.unwrap().balance, 0);
+    assert_eq!(accounts.load("a").await.unwrap().balance, 75);
+}
+
+async fn metadata_round_trips_through_execute<S: TestStore>(store: S) {
+    let accounts = Repository::<Account, _>::new(store);
+    let correlation = uuid::Uuid::now_v7();
+    let meta = Metadata::new()
+        .with_actor("alice")
+        .with_correlation_id(correlation)
+        .with("reason", "salary");
+    accounts
+        .execute_with("a", Deposit(1), meta.clone())
+        .await
+        .unwrap();
+    let history = accounts.history("a").await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].meta.metadata, meta);
+    assert_eq!(history[0].meta.event_type, "test.deposited");
+    assert_eq!(
+        history[0].event,
+        AccountEvent::Deposited(Deposited { amount: 1 })
+    );
+}
+
+async fn a_multi_event_command_is_atomic<S: TestStore>(store: S) {
+    let accounts = Repository::<Account, _>::new(store.clone()).with_max_retries(0);
+    let done = accounts.execute("a", DepositOnes(5)).await.unwrap();
+    assert_eq!(done.events.len(), 5);
+    assert_eq!(done.version, Version(5));
+    // A racing writer makes the next 3-event batch conflict: none of the 3 may be stored.
+    let raced = Repository::<Account, _>::new(Raced {
+        inner: store.clone(),
+        races: Arc::new(AtomicUsize::new(1)),
+    })
+    .with_max_retries(0);
+    assert!(raced.execute("a", DepositOnes(3)).await.is_err());
+    let state = accounts.load_versioned("a").await.unwrap();
+    assert_eq!(state.version, Version(6), "5 events + the competitor's one");
+    assert_eq!(state.state.balance, 1005);
+}
+
+async fn snapshots_are_used_and_never_double_apply<S: TestStore>(store: S) {
+    let accounts = Repository::<Account, _>::new(store.clone());
+    for _ in 0..25 {
+        accounts.execute("a", Deposit(1)).await.unwrap();
+    }
+    let stream = StreamId::new("account-a").unwrap();
+    let snapshot = store
+        .load_snapshot(&stream)
+        .await
+        .unwrap()
+        .expect("a snapshot every 10 events");
+    assert_eq!(snapshot.version, Version(20));
+    let loaded = accounts.load_versioned("a").await.unwrap();
+    assert_eq!(loaded.version, Version(25));
+    assert_eq!(loaded.state.balance, 25);
+    // 20 events come from the snapshot, only 5 were applied on top of it (none twice).
+    assert_eq!(loaded.state.applied, 25);
+    // A point-in-time load before the snapshot replays from the start.
+    assert_eq!(
+        accounts.load_at("a", Version(15)).await.unwrap().balance,
+        15
+    );
+    // A multi-event command crossing a multiple of 10 snapshots at its last version.
+    accounts.execute("a", DepositOnes(7)).await.unwrap();
+    let snapshot = store.load_snapshot(&stream).await.unwrap().unwrap();
+    assert_eq!(snapshot.version, Version(32));
+    assert_eq!(accounts.load("a").await.unwrap().balance, 32);
+}
+
+async fn stale_snapshot_schema_is_ignored<S: TestStore>(store: S) {
+    let accounts = Repository::<Account, _>::new(store.clone());
+    for _ in 0..3 {
+        accounts.execute("a", Deposit(2)).await.unwrap();
+    }
+    let stream = StreamId::new("account-a").unwrap();
+    // A snapshot of another schema version, with a state that would be wrong if used.
+    store
+        .save_snapshot(&Snapshot {
+            stream_id: stream,
+            version: Version(3),
+            schema_version: 99,
+            state: serde_json::json!({ "balance": -1, "applied": 0 }),
+        })
+        .await
+        .unwrap();
+    assert_eq!(accounts.load("a").await.unwrap().balance, 6);
+}
+
+#[tokio::test]
+async fn checkpoints_are_shared_by_the_sqlite_store_and_a_reopened_one() {
+    let path = sqlite_path();
+    let store = SqliteStore::open(&path).await.unwrap();
+    store
+        .save_checkpoint("p", Checkpoint::new(0, Position(7)))
+        .await
+        .unwrap();
+    store.close().await;
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(
+        store.load_checkpoint("p").await.unwrap(),
+        Some(Checkpoint::new(0, Position(7)))
+    );
+    store.close().await;
+    let _ = std::fs::remove_file(&path);
+}
