@@ -74,7 +74,7 @@ impl ReadAll {
     pub fn matches(&self, event: &RecordedEvent) -> bool {
         self.event_types
             .as_ref()
-            .is_none_or(|types| types.iter().any(|t| *t == event.meta.event_type))
+            .is_none_or(|types| types.contains(&event.meta.event_type))
             && self
                 .recorded_from
                 .is_none_or(|from| event.meta.recorded_at >= from)
