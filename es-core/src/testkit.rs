@@ -3,7 +3,7 @@
 //! Each check takes a fresh, empty store and panics with a message on a contract violation.
 //! [`conformance_suite!`](crate::conformance_suite) generates one `#[tokio::test]` per check:
 //!
-//! ```ignore
+//! ```no_run
 //! mod conformance {
 //!     es_core::conformance_suite!(|| async { es_core::MemoryStore::new() });
 //! }
