@@ -55,8 +55,10 @@ mod handler;
 mod id;
 mod memory;
 mod metadata;
+pub mod projection;
 mod repository;
 mod store;
+pub mod subscription;
 pub mod testing;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -76,8 +78,14 @@ pub use id::{
 };
 pub use memory::MemoryStore;
 pub use metadata::Metadata;
+pub use projection::{
+    AtLeastOnce, ErrorPolicy, Lease, LeaseProvider, LocalLeases, OnFailure, ParkedEvent,
+    Projection, ProjectionError, ProjectionHandle, ProjectionRunner, ProjectionStatus,
+    ProjectionStore, RetryReport, RunnerState,
+};
 pub use repository::{DEFAULT_MAX_RETRIES, Executed, Loaded, Repository};
 pub use store::{CheckpointStore, EventStore, EventStream, ReadAll, Snapshot, SnapshotStore};
+pub use subscription::{Subscription, SubscriptionBuilder};
 
 /// Everything an application needs in scope: the traits, the main types and (feature `derive`)
 /// the macros.
@@ -85,7 +93,8 @@ pub mod prelude {
     pub use crate::{
         Aggregate, Apply, Checkpoint, CheckpointStore, DomainEvent, Event, EventEnvelope,
         EventHandler, EventMeta, EventStore, ExecuteError, ExpectedVersion, Handle, Metadata,
-        Position, ReadAll, Repository, SnapshotStore, StreamId, Version,
+        Position, Projection, ProjectionRunner, ProjectionStore, ReadAll, Repository,
+        SnapshotStore, StreamId, Version,
     };
 }
 
