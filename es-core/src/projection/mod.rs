@@ -9,12 +9,14 @@ mod policy;
 mod runner;
 mod status;
 mod store;
+mod wakeup;
 
 pub use lease::{Lease, LeaseProvider, LocalLeases};
 pub use policy::{ErrorPolicy, OnFailure};
 pub use runner::{ProjectionError, ProjectionHandle, ProjectionRunner, RetryReport};
 pub use status::{ProjectionStatus, RunnerState};
 pub use store::{AtLeastOnce, ParkedEvent, ProjectionStore};
+pub use wakeup::Wakeup;
 
 use crate::handler::{EventHandler, HandlerError};
 use async_trait::async_trait;

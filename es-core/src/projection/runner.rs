@@ -5,6 +5,7 @@ use super::lease::{Lease, LeaseProvider};
 use super::policy::{ErrorPolicy, OnFailure};
 use super::status::{ProjectionStatus, RunnerState, StatusCell};
 use super::store::{ParkedEvent, ProjectionStore};
+use super::wakeup::Wakeup;
 use crate::envelope::RecordedEvent;
 use crate::error::StoreError;
 use crate::handler::HandlerError;
@@ -173,6 +174,7 @@ pub struct ProjectionRunner<S, P, H> {
     name: String,
     settings: Settings,
     leases: Option<Arc<dyn LeaseProvider>>,
+    wakeup: Option<Box<dyn Wakeup>>,
     status: StatusCell,
 }
 
@@ -259,6 +261,7 @@ where
             name,
             settings: Settings::default(),
             leases: None,
+            wakeup: None,
         }
     }
 
@@ -280,6 +283,13 @@ where
     pub fn poll_interval(mut self, min: Duration, max: Duration) -> Self {
         self.settings.poll_min = min;
         self.settings.poll_max = max.max(min);
+        self
+    }
+
+    /// Also wakes up on hints from `wakeup` (for example `PgStore::listen`, PostgreSQL
+    /// `LISTEN`/`NOTIFY`) when caught up, so appends from other processes are seen at once.
+    pub fn wake_up(mut self, wakeup: impl Wakeup + 'static) -> Self {
+        self.wakeup = Some(Box::new(wakeup));
         self
     }
 
@@ -571,14 +581,12 @@ where
                 if let Some(rate) = self.status.tick() {
                     tracing::debug!(projection = %self.name, events_per_sec = rate, lag = self.status.get().lag, "projection idle");
                 }
-                let woke = wait_for_append(&mut signal, shutdown, idle).await;
-                idle = if woke || signal.is_some() {
-                    // With a signal, polling is only a fallback for appends made elsewhere.
-                    if signal.is_some() {
-                        self.settings.poll_max
-                    } else {
-                        self.settings.poll_min
-                    }
+                let woke = wait_for_append(&mut signal, &mut self.wakeup, shutdown, idle).await;
+                idle = if signal.is_some() || self.wakeup.is_some() {
+                    // Pushed wake-ups: polling is only a fallback for hints that never come.
+                    self.settings.poll_max
+                } else if woke {
+                    self.settings.poll_min
                 } else {
                     (idle * 2).min(self.settings.poll_max)
                 };
@@ -794,26 +802,50 @@ enum Processed {
     Shutdown,
 }
 
-/// Waits for an append signal, `timeout`, or shutdown. True if the signal fired.
+/// Waits for an append signal, a wake-up hint, `timeout`, or shutdown. True if woken.
 async fn wait_for_append(
     signal: &mut Option<watch::Receiver<u64>>,
+    wakeup: &mut Option<Box<dyn Wakeup>>,
     shutdown: &mut Shutdown<'_>,
     timeout: Duration,
 ) -> bool {
-    let Some(receiver) = signal.as_mut() else {
-        shutdown.sleep(timeout).await;
-        return false;
+    let signalled = async {
+        match signal.as_mut() {
+            Some(receiver) => receiver.changed().await.is_ok(),
+            None => std::future::pending().await,
+        }
     };
-    let changed = tokio::select! {
-        changed = receiver.changed() => changed,
-        _ = shutdown.sleep(timeout) => return false,
+    let hinted = async {
+        match wakeup.as_mut() {
+            Some(wakeup) => wakeup.wait(timeout).await,
+            None => std::future::pending().await,
+        }
     };
-    if changed.is_err() {
-        // The store is gone: nothing will signal again; poll.
-        *signal = None;
-        return false;
+    enum Woke {
+        Signal(bool),
+        Hint(Result<bool, StoreError>),
+        Timeout,
     }
-    true
+    let woke = tokio::select! {
+        ok = signalled => Woke::Signal(ok),
+        hint = hinted => Woke::Hint(hint),
+        _ = shutdown.sleep(timeout) => Woke::Timeout,
+    };
+    match woke {
+        Woke::Signal(true) => true,
+        Woke::Signal(false) => {
+            // The store is gone: nothing will signal again; poll.
+            *signal = None;
+            false
+        }
+        Woke::Hint(Ok(woken)) => woken,
+        Woke::Hint(Err(error)) => {
+            tracing::warn!(%error, "the wake-up source failed; polling instead");
+            *wakeup = None;
+            false
+        }
+        Woke::Timeout => false,
+    }
 }
 
 impl<S, P, H> ProjectionRunner<S, P, H>
