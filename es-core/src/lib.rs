@@ -83,11 +83,12 @@ pub use store::{CheckpointStore, EventStore, EventStream, ReadAll, Snapshot, Sna
 /// the macros.
 pub mod prelude {
     pub use crate::{
-        Aggregate, Apply, Checkpoint, CheckpointStore, DomainEvent, Event, EventEnvelope,
-        EventHandler, EventMeta, EventStore, ExecuteError, ExpectedVersion, Handle, Metadata,
-        Position, ReadAll, Repository, SnapshotStore, StreamId, Version,
+        Aggregate, Checkpoint, CheckpointStore, DomainEvent, Event, EventEnvelope, EventHandler,
+        EventMeta, EventStore, ExecuteError, ExpectedVersion, Handle, Metadata, Position, ReadAll,
+        Repository, SnapshotStore, StreamId, Version,
     };
     // `Aggregate` and `DomainEvent` above bring the derive macros of the same names too.
+    // `Apply` stays out: with `Aggregate` in scope, `state.apply(&event)` would be ambiguous.
     #[cfg(feature = "derive")]
     pub use crate::{command_handler, event_handler};
 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 use std::fmt::Display;
 
 pub use async_trait::async_trait;
+pub use serde;
 pub use serde_json;
 
 /// Applies one value of an event set to a state, dispatching on the variant.

@@ -44,6 +44,22 @@ fn event_struct(event: &EventStruct<'_>) -> TokenStream {
     let version = event.attr.version.map_or(1, |v| v.value);
     let aliases = &event.attr.aliases;
     let params = event.input.generics.params.iter();
+    // Like serde's derives: a generic event is an event whenever its parameters allow it.
+    let event_where = if event.input.generics.params.is_empty() {
+        quote!(#where_clause)
+    } else {
+        let mut generics = event.input.generics.clone();
+        let clause = generics.make_where_clause();
+        clause.predicates.push(syn::parse_quote!(
+            Self: #krate::__private::serde::Serialize
+                + #krate::__private::serde::de::DeserializeOwned
+                + ::core::marker::Send
+                + ::core::marker::Sync
+                + 'static
+        ));
+        let clause = &*clause;
+        quote!(#clause)
+    };
     let mut steps: Vec<_> = event
         .attr
         .upcasts
@@ -86,7 +102,7 @@ fn event_struct(event: &EventStruct<'_>) -> TokenStream {
     quote! {
         const _: () = {
             #[automatically_derived]
-            impl #impl_generics #krate::Event for #ident #ty_generics #where_clause {
+            impl #impl_generics #krate::Event for #ident #ty_generics #event_where {
                 const NAME: &'static str = #name;
                 const VERSION: u32 = #version;
                 const ALIASES: &'static [&'static str] = &[#(#aliases),*];
