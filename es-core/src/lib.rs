@@ -91,16 +91,21 @@ pub use subscription::{Subscription, SubscriptionBuilder};
 /// the macros.
 pub mod prelude {
     pub use crate::{
-        Aggregate, Apply, Checkpoint, CheckpointStore, DomainEvent, Event, EventEnvelope,
-        EventHandler, EventMeta, EventStore, ExecuteError, ExpectedVersion, Handle, Metadata,
-        Position, Projection, ProjectionRunner, ProjectionStore, ReadAll, Repository,
-        SnapshotStore, StreamId, Version,
+        Aggregate, Checkpoint, CheckpointStore, DomainEvent, Event, EventEnvelope, EventHandler,
+        EventMeta, EventStore, ExecuteError, ExpectedVersion, Handle, Metadata, Position,
+        Projection, ProjectionRunner, ProjectionStore, ReadAll, Repository, SnapshotStore,
+        StreamId, Version,
     };
+    // `Aggregate` and `DomainEvent` above bring the derive macros of the same names too.
+    // `Apply` stays out: with `Aggregate` in scope, `state.apply(&event)` would be ambiguous.
+    #[cfg(feature = "derive")]
+    pub use crate::{command_handler, event_handler};
 }
+
+#[cfg(feature = "derive")]
+pub use es_macros::{Aggregate, DomainEvent, command_handler, event_handler};
 
 /// Items used by the code the macros generate. Not a public API.
 #[doc(hidden)]
-pub mod __private {
-    pub use async_trait::async_trait;
-    pub use serde_json;
-}
+#[path = "private.rs"]
+pub mod __private;

@@ -9,10 +9,7 @@
 //! insufficient funds), prints the balances, one account's state as of an earlier version, and the
 //! account's history. A second run continues from the events the first one stored.
 
-use es_core::{
-    Aggregate, DecodeErrorKind, DomainEvent, Event, ExecuteError, Handle, Metadata, Repository,
-    Version,
-};
+use es_core::prelude::*;
 use es_sqlite::SqliteStore;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -20,7 +17,8 @@ use std::path::PathBuf;
 // ---- events ---------------------------------------------------------------------------------
 
 /// Version 2 added the currency; version-1 events (owner only) are upcast on read.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DomainEvent)]
+#[event(name = "account.opened", version = 2, upcast(from = 1, with = opened_v1_to_v2))]
 struct Opened {
     owner: String,
     currency: String,
@@ -34,101 +32,30 @@ fn opened_v1_to_v2(mut v1: serde_json::Value) -> Result<serde_json::Value, Strin
     Ok(v1)
 }
 
-impl Event for Opened {
-    const NAME: &'static str = "account.opened";
-    const VERSION: u32 = 2;
-    fn upcast(
-        from: u32,
-        payload: serde_json::Value,
-    ) -> Result<(u32, serde_json::Value), DecodeErrorKind> {
-        match from {
-            1 => opened_v1_to_v2(payload)
-                .map(|p| (2, p))
-                .map_err(|message| DecodeErrorKind::Upcast { from, message }),
-            _ => Err(DecodeErrorKind::MissingUpcast { from }),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DomainEvent)]
+#[event(name = "account.deposited")]
 struct Deposited {
     amount: i64,
 }
-impl Event for Deposited {
-    const NAME: &'static str = "account.deposited";
-}
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DomainEvent)]
+#[event(name = "account.withdrawn")]
 struct Withdrawn {
     amount: i64,
 }
-impl Event for Withdrawn {
-    const NAME: &'static str = "account.withdrawn";
-}
 
 /// The event set of an account.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, DomainEvent)]
 enum AccountEvent {
     Opened(Opened),
     Deposited(Deposited),
     Withdrawn(Withdrawn),
 }
 
-macro_rules! each_variant {
-    ($self:expr, $e:ident => $body:expr) => {
-        match $self {
-            AccountEvent::Opened($e) => $body,
-            AccountEvent::Deposited($e) => $body,
-            AccountEvent::Withdrawn($e) => $body,
-        }
-    };
-}
-
-impl DomainEvent for AccountEvent {
-    fn event_types() -> Vec<&'static str> {
-        [
-            Opened::event_types(),
-            Deposited::event_types(),
-            Withdrawn::event_types(),
-        ]
-        .concat()
-    }
-    fn handles(event_type: &str) -> bool {
-        Opened::handles(event_type)
-            || Deposited::handles(event_type)
-            || Withdrawn::handles(event_type)
-    }
-    fn event_type(&self) -> &'static str {
-        each_variant!(self, e => e.event_type())
-    }
-    fn schema_version(&self) -> u32 {
-        each_variant!(self, e => e.schema_version())
-    }
-    fn to_payload(&self) -> Result<serde_json::Value, serde_json::Error> {
-        each_variant!(self, e => e.to_payload())
-    }
-    fn from_payload(
-        event_type: &str,
-        schema_version: u32,
-        payload: serde_json::Value,
-    ) -> Result<Self, DecodeErrorKind> {
-        if Opened::handles(event_type) {
-            Opened::from_payload(event_type, schema_version, payload).map(Self::Opened)
-        } else if Deposited::handles(event_type) {
-            Deposited::from_payload(event_type, schema_version, payload).map(Self::Deposited)
-        } else if Withdrawn::handles(event_type) {
-            Withdrawn::from_payload(event_type, schema_version, payload).map(Self::Withdrawn)
-        } else {
-            Err(DecodeErrorKind::UnknownType {
-                target: "AccountEvent",
-            })
-        }
-    }
-}
-
 // ---- the aggregate --------------------------------------------------------------------------
 
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize, Aggregate)]
+#[aggregate(name = "account", events = AccountEvent, snapshot_every = 100)]
 struct Account {
     open: bool,
     owner: String,
@@ -136,29 +63,20 @@ struct Account {
     balance: i64,
 }
 
-impl Aggregate for Account {
-    const NAME: &'static str = "account";
-    const SNAPSHOT_EVERY: u64 = 100;
-    type Event = AccountEvent;
-
-    fn apply(&mut self, event: &AccountEvent) {
-        match event {
-            AccountEvent::Opened(e) => {
-                self.open = true;
-                self.owner.clone_from(&e.owner);
-                self.currency.clone_from(&e.currency);
-            }
-            AccountEvent::Deposited(e) => self.balance += e.amount,
-            AccountEvent::Withdrawn(e) => self.balance -= e.amount,
-        }
+#[event_handler]
+impl Account {
+    fn opened(&mut self, e: &Opened) {
+        self.open = true;
+        self.owner.clone_from(&e.owner);
+        self.currency.clone_from(&e.currency);
     }
 
-    fn to_snapshot(&self) -> Option<Result<serde_json::Value, serde_json::Error>> {
-        Some(serde_json::to_value(self))
+    fn deposited(&mut self, e: &Deposited) {
+        self.balance += e.amount;
     }
 
-    fn from_snapshot(state: serde_json::Value) -> Option<Result<Self, serde_json::Error>> {
-        Some(serde_json::from_value(state))
+    fn withdrawn(&mut self, e: &Withdrawn) {
+        self.balance -= e.amount;
     }
 }
 
@@ -204,32 +122,24 @@ impl Account {
     }
 }
 
-impl Handle<Open> for Account {
-    type Error = AccountError;
-    async fn handle(&self, cmd: Open) -> Result<Vec<AccountEvent>, AccountError> {
+#[command_handler]
+impl Account {
+    fn open(&self, cmd: Open) -> Result<Opened, AccountError> {
         if self.open {
             return Err(AccountError::AlreadyOpen);
         }
-        Ok(vec![AccountEvent::Opened(Opened {
+        Ok(Opened {
             owner: cmd.owner,
             currency: cmd.currency,
-        })])
+        })
     }
-}
 
-impl Handle<Deposit> for Account {
-    type Error = AccountError;
-    async fn handle(&self, cmd: Deposit) -> Result<Vec<AccountEvent>, AccountError> {
+    fn deposit(&self, cmd: Deposit) -> Result<Deposited, AccountError> {
         self.check_amount(cmd.amount)?;
-        Ok(vec![AccountEvent::Deposited(Deposited {
-            amount: cmd.amount,
-        })])
+        Ok(Deposited { amount: cmd.amount })
     }
-}
 
-impl Handle<Withdraw> for Account {
-    type Error = AccountError;
-    async fn handle(&self, cmd: Withdraw) -> Result<Vec<AccountEvent>, AccountError> {
+    fn withdraw(&self, cmd: Withdraw) -> Result<Withdrawn, AccountError> {
         self.check_amount(cmd.amount)?;
         if self.balance < cmd.amount {
             return Err(AccountError::InsufficientFunds {
@@ -237,9 +147,7 @@ impl Handle<Withdraw> for Account {
                 requested: cmd.amount,
             });
         }
-        Ok(vec![AccountEvent::Withdrawn(Withdrawn {
-            amount: cmd.amount,
-        })])
+        Ok(Withdrawn { amount: cmd.amount })
     }
 }
 
