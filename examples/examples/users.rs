@@ -129,6 +129,9 @@ impl User {
 /// One row per change: when, which user, who did it, why, and what changed.
 struct Audit;
 
+/// A row of the listing: recorded at, user, actor, reason, change.
+type AuditRow = (String, String, Option<String>, Option<String>, String);
+
 impl Audit {
     async fn create_table(store: &SqliteStore) -> Result<(), sqlx::Error> {
         sqlx::query(
@@ -343,7 +346,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "  {:<23}  {:<18}  {:<9}  {:<26}  change",
         "recorded at (UTC)", "user", "by", "why"
     );
-    let rows: Vec<(String, String, Option<String>, Option<String>, String)> = sqlx::query_as(
+    let rows: Vec<AuditRow> = sqlx::query_as(
         "SELECT recorded_at, user_id, actor, reason, change FROM user_audit ORDER BY position",
     )
     .fetch_all(store.pool())
