@@ -24,7 +24,7 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let name = match &agg.attr.name {
         Some(name) => quote!(#name),
         None => {
-            let name = ident.to_string();
+            let name = syn::ext::IdentExt::unraw(ident).to_string();
             quote!(#name)
         }
     };

@@ -7,6 +7,26 @@ use quote::ToTokens;
 use std::collections::BTreeMap;
 use syn::{GenericArgument, PathArguments, Type};
 
+/// A type as a user would write it (`Vec<Deposited>`, not `Vec < Deposited >`).
+pub(crate) fn pretty(tokens: &impl ToTokens) -> String {
+    let text = tokens.to_token_stream().to_string();
+    let mut out = String::with_capacity(text.len());
+    let chars: Vec<char> = text.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let prev = if i > 0 { chars[i - 1] } else { ' ' };
+        let next = chars.get(i + 1).copied().unwrap_or(' ');
+        if c == ' '
+            && (matches!(next, '<' | '>' | ',' | ':' | ')' | ']')
+                || matches!(prev, '<' | '&' | '(' | '[' | ':')
+                || (prev == '>' && next == '>'))
+        {
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Checks an event struct's attribute: version, aliases and the upcast chain.
 pub(crate) fn event_struct(event: &EventStruct<'_>, errors: &mut Errors) {
     let attr = &event.attr;
@@ -131,7 +151,7 @@ pub(crate) fn event_set(set: &EventSet<'_>, errors: &mut Errors) {
     }
     let mut seen: Vec<(String, &syn::Ident)> = Vec::new();
     for variant in &set.variants {
-        let key = variant.ty.to_token_stream().to_string();
+        let key = pretty(&variant.ty);
         if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
             errors.error(
                 &variant.ty,
@@ -163,8 +183,8 @@ pub(crate) fn aggregate(agg: &AggregateInput<'_>, errors: &mut Errors) {
             "an aggregate needs its event set: add `#[aggregate(events = {}Event)]` naming the enum (or event struct) with `#[derive(DomainEvent)]`",
             input.ident
         );
-        match agg.attr.span {
-            Some(span) => errors.error_at(span, message),
+        match &agg.attr.tokens {
+            Some(tokens) => errors.error(tokens, message),
             None => errors.error(&input.ident, message),
         }
     }
@@ -183,7 +203,7 @@ pub(crate) fn aggregate(agg: &AggregateInput<'_>, errors: &mut Errors) {
     }
     let mut seen = Vec::new();
     for ty in &agg.attr.ignore {
-        let key = ty.to_token_stream().to_string();
+        let key = pretty(&ty);
         if seen.contains(&key) {
             errors.error(ty, format!("`{key}` is ignored twice; keep one"));
         }
@@ -285,17 +305,14 @@ pub(crate) fn event_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Event
             Type::Reference(r) => {
                 errors.error(
                     r,
-                    format!("take the event by shared reference: `&{}` (a handler cannot change an event that already happened)", r.elem.to_token_stream()),
+                    format!("take the event by shared reference: `&{}` (a handler cannot change an event that already happened)", pretty(&r.elem)),
                 );
                 (*r.elem).clone()
             }
             other => {
                 errors.error(
                     other,
-                    format!(
-                        "take the event by reference: `&{}`",
-                        other.to_token_stream()
-                    ),
+                    format!("take the event by reference: `&{}`", pretty(&other)),
                 );
                 other.clone()
             }
@@ -326,7 +343,7 @@ pub(crate) fn event_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Event
                         other,
                         format!(
                             "unexpected parameter `{}`: after the event an event handler may take `&EventMeta` and one context `&mut Ctx` (for example a transaction), nothing else",
-                            other.to_token_stream()
+                            pretty(&other)
                         ),
                     );
                 }
@@ -343,7 +360,7 @@ pub(crate) fn event_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Event
     }
     let mut seen: Vec<(String, &syn::Ident)> = Vec::new();
     for method in &out {
-        let key = method.event.to_token_stream().to_string();
+        let key = pretty(&method.event);
         if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
             errors.error(
                 &method.event,
@@ -366,7 +383,7 @@ pub(crate) fn event_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Event
                         this,
                         format!(
                             "all handlers of one impl block take the same context type; an earlier handler takes `&mut {}`",
-                            first.to_token_stream()
+                            pretty(&first)
                         ),
                     );
                 }
@@ -432,7 +449,7 @@ pub(crate) fn command_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Com
                 Type::Reference(r) => {
                     errors.error(
                         r,
-                        format!("take the command by value: `{}`", r.elem.to_token_stream()),
+                        format!("take the command by value: `{}`", pretty(&r.elem)),
                     );
                     (*r.elem).clone()
                 }
@@ -467,7 +484,7 @@ pub(crate) fn command_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Com
                 output,
                 format!(
                     "a command handler returns `Result<Events, Error>`: write `-> Result<{}, YourError>` (use `std::convert::Infallible` if it never fails)",
-                    output.to_token_stream()
+                    pretty(&output)
                 ),
             );
             continue;
@@ -482,7 +499,7 @@ pub(crate) fn command_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Com
     }
     let mut seen: Vec<(String, &syn::Ident)> = Vec::new();
     for method in &out {
-        let key = method.command.to_token_stream().to_string();
+        let key = pretty(&method.command);
         if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
             errors.error(
                 &method.command,
