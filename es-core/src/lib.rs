@@ -81,7 +81,7 @@ pub use metadata::Metadata;
 pub use projection::{
     AtLeastOnce, ErrorPolicy, Lease, LeaseProvider, LocalLeases, OnFailure, ParkedEvent,
     Projection, ProjectionError, ProjectionHandle, ProjectionRunner, ProjectionStatus,
-    ProjectionStore, RetryReport, RunnerState,
+    ProjectionStore, RetryReport, RunnerState, Wakeup,
 };
 pub use repository::{DEFAULT_MAX_RETRIES, Executed, Loaded, Repository};
 pub use store::{CheckpointStore, EventStore, EventStream, ReadAll, Snapshot, SnapshotStore};

@@ -62,7 +62,8 @@ impl<S: EventStore + 'static> SubscriptionBuilder<S> {
         }
     }
 
-    /// Starts after `checkpoint` (for example one saved from [`Subscription::checkpoint`]).
+    /// Starts after `checkpoint` (for example `meta.checkpoint()` of the last event a previous
+    /// subscription delivered and you handled).
     pub fn after(mut self, checkpoint: Checkpoint) -> Self {
         self.after = checkpoint;
         self

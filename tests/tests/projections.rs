@@ -750,3 +750,69 @@ async fn subscriptions_deliver_typed_events_in_log_order() {
     raw_notes.close().await.unwrap();
     drop(everything);
 }
+
+// ---------------------------------------------------------------------------------------------
+// A read model written with `#[event_handler]`, taking the metadata and the transaction
+
+/// Deposits per actor, from the metadata, in the SQLite file.
+struct DepositsByActor;
+
+#[es_core::event_handler]
+impl DepositsByActor {
+    async fn deposited(
+        &mut self,
+        e: &Deposited,
+        meta: &es_core::EventMeta,
+        tx: &mut SqliteTx<'_>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO by_actor (actor, total) VALUES (?1, ?2)
+             ON CONFLICT (actor) DO UPDATE SET total = total + excluded.total",
+        )
+        .bind(meta.metadata.actor.as_deref().unwrap_or("nobody"))
+        .bind(e.amount)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}
+
+impl<'c> Projection<SqliteTx<'c>> for DepositsByActor {
+    fn name(&self) -> &str {
+        "deposits-by-actor"
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_macro_generated_read_model_runs_in_the_projection_transaction() {
+    let file = SqliteFile::new().await;
+    sqlx::query("CREATE TABLE by_actor (actor TEXT PRIMARY KEY, total INTEGER NOT NULL)")
+        .execute(file.store.pool())
+        .await
+        .unwrap();
+    for (actor, amount) in [("ada", 5), ("bob", 7), ("ada", 1)] {
+        let event =
+            NewEvent::from_event(&Deposited { amount }, Metadata::new().with_actor(actor)).unwrap();
+        file.store
+            .append(&stream(1), ExpectedVersion::Any, vec![event, note()])
+            .await
+            .unwrap();
+    }
+    let handle =
+        ProjectionRunner::new(file.store.clone(), file.store.clone(), DepositsByActor).spawn();
+    caught_up(&handle, last_deposit(&file.store).await).await;
+    handle.stop().await.unwrap();
+    let totals: Vec<(String, i64)> =
+        sqlx::query_as("SELECT actor, total FROM by_actor ORDER BY actor")
+            .fetch_all(file.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(totals, vec![("ada".into(), 6), ("bob".into(), 7)]);
+    assert_eq!(
+        file.store
+            .load_checkpoint_in_pool("deposits-by-actor")
+            .await,
+        Some(last_deposit(&file.store).await)
+    );
+    file.remove().await;
+}

@@ -14,7 +14,7 @@ mod wakeup;
 pub use lease::{Lease, LeaseProvider, LocalLeases};
 pub use policy::{ErrorPolicy, OnFailure};
 pub use runner::{ProjectionError, ProjectionHandle, ProjectionRunner, RetryReport};
-pub use status::{ProjectionStatus, RunnerState};
+pub use status::{ProjectionStatus, RunnerState, lag};
 pub use store::{AtLeastOnce, ParkedEvent, ProjectionStore};
 pub use wakeup::Wakeup;
 

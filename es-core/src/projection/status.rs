@@ -131,3 +131,29 @@ impl Tracked {
         Some(rate)
     }
 }
+
+/// How far a projection is behind the head of the log (`head - checkpoint.position`), read from
+/// the stores: works from any process, with or without a running runner.
+///
+/// ```
+/// use es_core::{CheckpointStore, Checkpoint, EventStore, ExpectedVersion, MemoryStore, NewEvent, Position, StreamId};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = MemoryStore::new();
+/// let events = (0..3).map(|_| NewEvent::raw("x.happened", 1, serde_json::json!({}))).collect();
+/// store.append(&StreamId::new("x-1").unwrap(), ExpectedVersion::Any, events).await.unwrap();
+/// store.save_checkpoint("report", Checkpoint::new(0, Position(1))).await.unwrap();
+/// assert_eq!(es_core::projection::lag(&store, &store, "report").await.unwrap(), 2);
+/// # });
+/// ```
+pub async fn lag(
+    events: &(impl crate::EventStore + ?Sized),
+    checkpoints: &(impl crate::CheckpointStore + ?Sized),
+    projection: &str,
+) -> Result<u64, crate::StoreError> {
+    let checkpoint = checkpoints
+        .load_checkpoint(projection)
+        .await?
+        .unwrap_or_default();
+    let head = events.head_position().await?;
+    Ok(head.0.saturating_sub(checkpoint.position.0))
+}
