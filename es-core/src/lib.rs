@@ -87,6 +87,10 @@ pub use repository::{DEFAULT_MAX_RETRIES, Executed, Loaded, Repository};
 pub use store::{CheckpointStore, EventStore, EventStream, ReadAll, Snapshot, SnapshotStore};
 pub use subscription::{Subscription, SubscriptionBuilder};
 
+/// The `async_trait` attribute, for implementing the object-safe async traits ([`EventStore`],
+/// [`EventHandler`], [`Projection`] hooks, ...) without another dependency.
+pub use async_trait::async_trait;
+
 /// Everything an application needs in scope: the traits, the main types and (feature `derive`)
 /// the macros.
 pub mod prelude {
@@ -94,7 +98,7 @@ pub mod prelude {
         Aggregate, Checkpoint, CheckpointStore, DomainEvent, Event, EventEnvelope, EventHandler,
         EventMeta, EventStore, ExecuteError, ExpectedVersion, Handle, Metadata, Position,
         Projection, ProjectionRunner, ProjectionStore, ReadAll, Repository, SnapshotStore,
-        StreamId, Version,
+        StreamId, Version, async_trait,
     };
     // `Aggregate` and `DomainEvent` above bring the derive macros of the same names too.
     // `Apply` stays out: with `Aggregate` in scope, `state.apply(&event)` would be ambiguous.

@@ -208,7 +208,7 @@ impl BalanceTable for SqliteStore {
     }
 }
 
-#[es_core::__private::async_trait]
+#[async_trait]
 impl<'c> Projection<SqliteTx<'c>> for Balances {
     fn name(&self) -> &str {
         "account-balances"
@@ -261,7 +261,7 @@ impl BalanceTable for PgStore {
     }
 }
 
-#[es_core::__private::async_trait]
+#[async_trait]
 impl<'c> Projection<PgTx<'c>> for Balances {
     fn name(&self) -> &str {
         "account-balances"
