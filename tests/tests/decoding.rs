@@ -169,6 +169,52 @@ impl RawRows for SqliteStore {
     }
 }
 
+impl RawRows for es_postgres::PgStore {
+    async fn insert_raw(&self, rows: &[RawRow]) {
+        for r in rows {
+            let sql = format!(
+                "INSERT INTO {}.es_events (event_id, stream_id, version, event_type, schema_version, payload) \
+                 VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
+                self.schema().quoted()
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(uuid::Uuid::now_v7())
+                .bind(r.stream)
+                .bind(r.version)
+                .bind(r.event_type)
+                .bind(i32::try_from(r.schema_version).unwrap())
+                .bind(r.payload)
+                .execute(self.pool())
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// A PostgreSQL store in a fresh schema of the server in `DATABASE_URL` (required).
+async fn postgres_store() -> es_postgres::PgStore {
+    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+        panic!(
+            "DATABASE_URL is not set: these tests need PostgreSQL. Run `bash scripts/test`, \
+             which starts a server and sets it (or set DATABASE_URL yourself)."
+        )
+    });
+    es_postgres::PgStore::builder()
+        .schema(format!("es_t_{}", uuid::Uuid::now_v7().simple()))
+        .connect(&url)
+        .await
+        .expect("connect and migrate a fresh schema")
+}
+
+async fn drop_postgres_store(store: es_postgres::PgStore) {
+    let sql = format!("DROP SCHEMA {} CASCADE", store.schema().quoted());
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(store.pool())
+        .await
+        .expect("drop the test schema");
+    store.close().await;
+}
+
 fn sqlite_path() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join("es-decoding-tests")
@@ -194,6 +240,14 @@ macro_rules! on_every_adapter {
                 let _ = std::fs::remove_file(&path);
                 let _ = std::fs::remove_file(path.with_extension("db-wal"));
                 let _ = std::fs::remove_file(path.with_extension("db-shm"));
+            }
+        )*}
+        mod postgres {$(
+            #[tokio::test]
+            async fn $name() {
+                let store = super::postgres_store().await;
+                super::$name(store.clone()).await;
+                super::drop_postgres_store(store).await;
             }
         )*}
     };
