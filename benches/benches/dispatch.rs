@@ -131,8 +131,18 @@ fn dispatch(c: &mut Criterion) {
         by_hand.apply(e);
     }
     assert_eq!(
-        (generated.limit, generated.balance, generated.operations, generated.frozen),
-        (by_hand.limit, by_hand.balance, by_hand.operations, by_hand.frozen)
+        (
+            generated.limit,
+            generated.balance,
+            generated.operations,
+            generated.frozen
+        ),
+        (
+            by_hand.limit,
+            by_hand.balance,
+            by_hand.operations,
+            by_hand.frozen
+        )
     );
 
     let mut group = c.benchmark_group("apply_1m_events");

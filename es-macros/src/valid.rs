@@ -31,9 +31,7 @@ pub(crate) fn pretty(tokens: &impl ToTokens) -> String {
 pub(crate) fn event_struct(event: &EventStruct<'_>, errors: &mut Errors) {
     let attr = &event.attr;
     let version = attr.version.map_or(1, |v| v.value);
-    if let Some(v) = attr.version
-        && v.value == 0
-    {
+    if let Some(v) = attr.version.filter(|v| v.value == 0) {
         errors.error_at(
             v.span,
             "schema versions start at 1: write `version = 1` (or leave it out) for an event that never changed shape",
@@ -188,9 +186,7 @@ pub(crate) fn aggregate(agg: &AggregateInput<'_>, errors: &mut Errors) {
             None => errors.error(&input.ident, message),
         }
     }
-    if let Some(n) = agg.attr.snapshot_every
-        && n.value == 0
-    {
+    if let Some(n) = agg.attr.snapshot_every.filter(|n| n.value == 0) {
         errors.error_at(n.span, "`snapshot_every = 0` would never snapshot: remove the key, or give the number of events between snapshots");
     }
     if let Some(n) = agg.attr.snapshot_version {
