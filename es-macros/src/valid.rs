@@ -18,7 +18,8 @@ pub(crate) fn pretty(tokens: &impl ToTokens) -> String {
         if c == ' '
             && (matches!(next, '<' | '>' | ',' | ':' | ')' | ']')
                 || matches!(prev, '<' | '&' | '(' | '[' | ':')
-                || (prev == '>' && next == '>'))
+                || (prev == '>' && next == '>')
+                || (next == '(' && (prev.is_alphanumeric() || prev == '_')))
         {
             continue;
         }
@@ -505,4 +506,32 @@ pub(crate) fn command_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Com
         seen.push((key, &method.ident));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pretty;
+
+    #[test]
+    fn types_print_as_written() {
+        let cases: [(syn::Type, &str); 5] = [
+            (syn::parse_quote!(Vec<Deposited>), "Vec<Deposited>"),
+            (
+                syn::parse_quote!(&mut Tx<'_, Postgres>),
+                "&mut Tx<'_, Postgres>",
+            ),
+            (
+                syn::parse_quote!(Result<Vec<Option<A>>, E>),
+                "Result<Vec<Option<A>>, E>",
+            ),
+            (
+                syn::parse_quote!(std::vec::Vec<(A, B)>),
+                "std::vec::Vec<(A, B)>",
+            ),
+            (syn::parse_quote!(&dyn Fn(u8) -> u8), "&dyn Fn(u8) -> u8"),
+        ];
+        for (ty, expected) in cases {
+            assert_eq!(pretty(&ty), expected);
+        }
+    }
 }
