@@ -335,7 +335,6 @@ pub(crate) fn event_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Event
                     roles.push(ArgRole::Ctx);
                 }
                 other => {
-                    let _ = &param.pat;
                     errors.error(
                         other,
                         format!(
