@@ -5,6 +5,7 @@ use proc_macro2::Span;
 use syn::meta::ParseNestedMeta;
 use syn::parse::ParseStream;
 use syn::punctuated::Punctuated;
+use syn::spanned::Spanned as _;
 use syn::{Attribute, Expr, ExprLit, Lit, LitInt, LitStr, Path, Token, Type};
 
 /// A `u32`/`u64` literal with its span.
@@ -167,8 +168,7 @@ pub(crate) fn event_attr(attrs: &[Attribute], errors: &mut Errors) -> EventAttr 
 
 fn parse_aliases(input: ParseStream<'_>) -> syn::Result<Vec<LitStr>> {
     let content;
-    let bracket = syn::bracketed!(content in input);
-    let _ = bracket;
+    syn::bracketed!(content in input);
     let items = Punctuated::<Expr, Token![,]>::parse_terminated(&content)?;
     items
         .into_iter()
@@ -289,5 +289,3 @@ pub(crate) fn handler_args(
     }
     out
 }
-
-use syn::spanned::Spanned as _;

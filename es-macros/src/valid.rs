@@ -18,7 +18,8 @@ pub(crate) fn pretty(tokens: &impl ToTokens) -> String {
         if c == ' '
             && (matches!(next, '<' | '>' | ',' | ':' | ')' | ']')
                 || matches!(prev, '<' | '&' | '(' | '[' | ':')
-                || (prev == '>' && next == '>'))
+                || (prev == '>' && next == '>')
+                || (next == '(' && (prev.is_alphanumeric() || prev == '_')))
         {
             continue;
         }
@@ -31,9 +32,7 @@ pub(crate) fn pretty(tokens: &impl ToTokens) -> String {
 pub(crate) fn event_struct(event: &EventStruct<'_>, errors: &mut Errors) {
     let attr = &event.attr;
     let version = attr.version.map_or(1, |v| v.value);
-    if let Some(v) = attr.version
-        && v.value == 0
-    {
+    if let Some(v) = attr.version.filter(|v| v.value == 0) {
         errors.error_at(
             v.span,
             "schema versions start at 1: write `version = 1` (or leave it out) for an event that never changed shape",
@@ -188,9 +187,7 @@ pub(crate) fn aggregate(agg: &AggregateInput<'_>, errors: &mut Errors) {
             None => errors.error(&input.ident, message),
         }
     }
-    if let Some(n) = agg.attr.snapshot_every
-        && n.value == 0
-    {
+    if let Some(n) = agg.attr.snapshot_every.filter(|n| n.value == 0) {
         errors.error_at(n.span, "`snapshot_every = 0` would never snapshot: remove the key, or give the number of events between snapshots");
     }
     if let Some(n) = agg.attr.snapshot_version {
@@ -338,7 +335,6 @@ pub(crate) fn event_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Event
                     roles.push(ArgRole::Ctx);
                 }
                 other => {
-                    let _ = &param.pat;
                     errors.error(
                         other,
                         format!(
@@ -509,4 +505,32 @@ pub(crate) fn command_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Com
         seen.push((key, &method.ident));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pretty;
+
+    #[test]
+    fn types_print_as_written() {
+        let cases: [(syn::Type, &str); 5] = [
+            (syn::parse_quote!(Vec<Deposited>), "Vec<Deposited>"),
+            (
+                syn::parse_quote!(&mut Tx<'_, Postgres>),
+                "&mut Tx<'_, Postgres>",
+            ),
+            (
+                syn::parse_quote!(Result<Vec<Option<A>>, E>),
+                "Result<Vec<Option<A>>, E>",
+            ),
+            (
+                syn::parse_quote!(std::vec::Vec<(A, B)>),
+                "std::vec::Vec<(A, B)>",
+            ),
+            (syn::parse_quote!(&dyn Fn(u8) -> u8), "&dyn Fn(u8) -> u8"),
+        ];
+        for (ty, expected) in cases {
+            assert_eq!(pretty(&ty), expected);
+        }
+    }
 }
