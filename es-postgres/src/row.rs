@@ -9,8 +9,10 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 
-/// The columns every event query selects, in the order [`decode`] reads them.
-pub(crate) const EVENT_COLUMNS: &str = "global_position, tx_id::text::bigint, event_id, stream_id, \
+/// The columns every event query selects, in the order [`decode`] reads them. The transaction id
+/// is aliased: unaliased, `tx_id::text::bigint` would be named `tx_id`, and `ORDER BY tx_id` would
+/// sort by that computed column instead of walking the `(tx_id, global_position)` index.
+pub(crate) const EVENT_COLUMNS: &str = "global_position, tx_id::text::bigint AS commit_key, event_id, stream_id, \
      version, event_type, schema_version, payload, metadata, recorded_at";
 
 /// Decodes one row selected with [`EVENT_COLUMNS`].

@@ -96,16 +96,14 @@ impl Bench {
     async fn pool(&self) -> Result<PgPool, BoxError> {
         Ok(PgPoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .connect_with(self.options()?)
             .await?)
     }
 
     async fn store(&self) -> Result<PgStore, BoxError> {
         let pool = self.pool().await?;
-        Ok(PgStore::builder()
-            .schema(&self.schema)
-            .pool(pool)
-            .await?)
+        Ok(PgStore::builder().schema(&self.schema).pool(pool).await?)
     }
 }
 
@@ -205,7 +203,9 @@ async fn raw_insert_loop(pool: &PgPool, schema: &str) -> Result<f64, BoxError> {
 async fn fill(store: &PgStore, stream: &StreamId, n: usize) -> Result<(), BoxError> {
     let mut version = store.stream_version(stream).await?;
     for _ in 0..n / 500 {
-        let batch = (0..500).map(|_| new_event(1)).collect::<Result<Vec<_>, _>>()?;
+        let batch = (0..500)
+            .map(|_| new_event(1))
+            .collect::<Result<Vec<_>, _>>()?;
         let r = store
             .append(stream, ExpectedVersion::at(version), batch)
             .await?;
@@ -227,9 +227,8 @@ async fn load_replay(store: &PgStore, pool: &PgPool, schema: &str) -> Result<(f6
     }
     let load = median_ms(samples[1..].to_vec());
 
-    let select = format!(
-        "SELECT payload FROM \"{schema}\".es_events WHERE stream_id = $1 ORDER BY version"
-    );
+    let select =
+        format!("SELECT payload FROM \"{schema}\".es_events WHERE stream_id = $1 ORDER BY version");
     let mut samples = Vec::new();
     for _ in 0..16 {
         let start = Instant::now();
@@ -284,11 +283,11 @@ async fn read_all(store: &PgStore) -> Result<f64, BoxError> {
 /// (e) floor: the same keyset pages read with raw SQL, rows decoded into JSON values.
 async fn raw_read_all(pool: &PgPool, schema: &str) -> Result<f64, BoxError> {
     let sql = format!(
-        "SELECT global_position, tx_id::text::bigint, stream_id, version, payload, metadata
+        "SELECT global_position, tx_id::text::bigint AS commit_key, stream_id, version, payload, metadata
          FROM \"{schema}\".es_events
          WHERE (tx_id, global_position) > ($1::text::xid8, $2)
            AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-         ORDER BY tx_id, global_position LIMIT 1000"
+         ORDER BY es_events.tx_id, global_position LIMIT 1000"
     );
     let start = Instant::now();
     let (mut tx, mut pos, mut n) = (0i64, 0i64, 0usize);
@@ -393,7 +392,10 @@ async fn main() -> Result<(), BoxError> {
     let url = std::env::var("DATABASE_URL").map_err(|_| {
         "DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/es_test; `bash scripts/test` sets one up)"
     })?;
-    println!("# es-postgres report ({} CPUs)", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!(
+        "# es-postgres report ({} CPUs)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     for sync in [true, false] {
         run(&url, sync).await?;
     }
