@@ -77,7 +77,7 @@ impl Statements {
             newest_commit: arc(format!(
                 "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
                         (SELECT tx_id::text::bigint FROM {s}.es_events
-                         ORDER BY tx_id DESC, global_position DESC LIMIT 1)"
+                         ORDER BY es_events.tx_id DESC, es_events.global_position DESC LIMIT 1)"
             )),
             load_snapshot: arc(format!(
                 "SELECT version, schema_version, state FROM {s}.es_snapshots WHERE stream_id = $1"
@@ -126,7 +126,10 @@ impl Statements {
         if query.recorded_until.is_some() {
             sql.push_str(&format!(" AND recorded_at < ${}", param()));
         }
-        sql.push_str(" ORDER BY tx_id, global_position");
+        // Qualified: a bare `tx_id` would name the output column `tx_id::text::bigint`, and
+        // sorting by that cast cannot use the (tx_id, global_position) index (a sort of every
+        // matching row per page).
+        sql.push_str(" ORDER BY es_events.tx_id, es_events.global_position");
         if query.limit.is_some() {
             sql.push_str(&format!(" LIMIT ${}", param()));
         }
