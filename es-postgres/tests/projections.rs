@@ -526,3 +526,74 @@ async fn pg_rebuild_parks_and_retries() {
     assert_eq!(applied(&store).await, (100, 100));
     common::drop_store(store).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_runner_is_woken_by_notify_for_appends_from_another_store() {
+    let store = test_store().await;
+    // Another store object on its own pool (as in another process): its appends do not fire
+    // this process's in-process signal, only NOTIFY.
+    let writer = PgStore::builder()
+        .schema(store.schema().as_str())
+        .notify(true)
+        .connect(&common::database_url())
+        .await
+        .unwrap();
+    let handle = ProjectionRunner::new(store.clone(), store.clone(), PgBalances::new(&store))
+        // Polling alone would take a minute: only a wake-up explains a quick catch-up.
+        .poll_interval(Duration::from_secs(60), Duration::from_secs(60))
+        .wake_up(store.listen().await.unwrap())
+        .spawn();
+    handle.wait_for(|s| s.state == RunnerState::Live).await;
+    for i in 0..5 {
+        writer
+            .append(&stream(i), ExpectedVersion::Any, vec![deposit(2)])
+            .await
+            .unwrap();
+        let target = last_deposit(&store).await;
+        let status = tokio::time::timeout(
+            Duration::from_secs(10),
+            handle.wait_for(|s| s.checkpoint >= target),
+        )
+        .await
+        .expect("woken by NOTIFY well before the next poll");
+        assert_eq!(status.processed, i as u64 + 1);
+    }
+    handle.stop().await.unwrap();
+    assert_eq!(balances(&store).await, fold_of_log(&store).await);
+    writer.close().await;
+    common::drop_store(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_subscription_from_now_sees_only_later_events() {
+    let store = test_store().await;
+    for i in 0..10 {
+        store
+            .append(&stream(i), ExpectedVersion::Any, vec![deposit(1)])
+            .await
+            .unwrap();
+    }
+    let mut later = es_core::SubscriptionBuilder::new(store.clone())
+        .from_now()
+        .await
+        .unwrap()
+        .subscribe_types(&[DEPOSITED]);
+    let mut everything = es_core::SubscriptionBuilder::new(store.clone()).subscribe_types(&[]);
+    store
+        .append(&stream(0), ExpectedVersion::Any, vec![deposit(99)])
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(10), later.next())
+        .await
+        .expect("delivered")
+        .expect("an event");
+    assert_eq!(first.payload["amount"], 99);
+    let mut all = Vec::new();
+    while all.len() < 11 {
+        all.push(everything.next().await.expect("an event").payload["amount"].clone());
+    }
+    assert_eq!(all.last(), Some(&serde_json::json!(99)));
+    later.close().await.unwrap();
+    everything.close().await.unwrap();
+    common::drop_store(store).await;
+}

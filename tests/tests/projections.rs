@@ -816,3 +816,82 @@ async fn a_macro_generated_read_model_runs_in_the_projection_transaction() {
     );
     file.remove().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Replays upcast old events like aggregate loads do
+
+/// Version 2 of a deposit: version 1 stored `cents` under an older name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct DepositedV2 {
+    amount: i64,
+}
+impl Event for DepositedV2 {
+    const NAME: &'static str = "test.deposited.v2";
+    const VERSION: u32 = 2;
+    const ALIASES: &'static [&'static str] = &["test.old-deposit"];
+    fn upcast(
+        from: u32,
+        payload: serde_json::Value,
+    ) -> Result<(u32, serde_json::Value), es_core::DecodeErrorKind> {
+        match from {
+            1 => Ok((2, serde_json::json!({ "amount": payload["cents"] }))),
+            _ => Err(es_core::DecodeErrorKind::MissingUpcast { from }),
+        }
+    }
+}
+
+#[derive(Default)]
+struct UpcastTotal(i64);
+
+#[es_core::event_handler]
+impl UpcastTotal {
+    fn deposited(&mut self, e: &DepositedV2) {
+        self.0 += e.amount;
+    }
+}
+
+#[async_trait]
+impl Projection for UpcastTotal {
+    fn name(&self) -> &str {
+        "upcast-total"
+    }
+
+    async fn on_reset(&mut self, _: &mut ()) -> Result<(), HandlerError> {
+        self.0 = 0;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_replays_old_schema_versions_and_old_names_through_the_upcasters() {
+    let file = SqliteFile::new().await;
+    let events = vec![
+        NewEvent::raw("test.old-deposit", 1, serde_json::json!({ "cents": 5 })),
+        NewEvent::raw("test.deposited.v2", 1, serde_json::json!({ "cents": 7 })),
+        NewEvent::raw("test.deposited.v2", 2, serde_json::json!({ "amount": 11 })),
+    ];
+    file.store
+        .append(&stream(1), ExpectedVersion::NoStream, events)
+        .await
+        .unwrap();
+    let mut runner = ProjectionRunner::new(
+        file.store.clone(),
+        AtLeastOnce(file.store.clone()),
+        UpcastTotal::default(),
+    );
+    let stop = tokio::time::sleep(Duration::from_millis(300));
+    runner.run_until(stop).await.unwrap();
+    assert_eq!(runner.handler().0, 23);
+    assert_eq!(runner.status().checkpoint.position, Position(3));
+
+    runner.rebuild().await.unwrap();
+    assert_eq!(runner.handler().0, 0, "on_reset ran");
+    let stop = tokio::time::sleep(Duration::from_millis(300));
+    runner.run_until(stop).await.unwrap();
+    assert_eq!(
+        runner.handler().0,
+        23,
+        "replayed from zero through the same upcasters"
+    );
+    file.remove().await;
+}

@@ -568,9 +568,12 @@ where
                 self.settings.batch_size
             });
             query.event_types = types.clone();
+            let reading = Instant::now();
             let Some(batch) = self.read_batch(query, shutdown).await? else {
                 return Ok(Ended::Shutdown);
             };
+            tracing::trace!(projection = %self.name, events = batch.len(),
+                elapsed_ms = reading.elapsed().as_millis() as u64, "batch read");
 
             if batch.is_empty() {
                 if self.status.get().state != RunnerState::Live {
