@@ -55,8 +55,10 @@ mod handler;
 mod id;
 mod memory;
 mod metadata;
+pub mod projection;
 mod repository;
 mod store;
+pub mod subscription;
 pub mod testing;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -76,8 +78,18 @@ pub use id::{
 };
 pub use memory::MemoryStore;
 pub use metadata::Metadata;
+pub use projection::{
+    AtLeastOnce, ErrorPolicy, Lease, LeaseProvider, LocalLeases, OnFailure, ParkedEvent,
+    Projection, ProjectionError, ProjectionHandle, ProjectionRunner, ProjectionStatus,
+    ProjectionStore, RetryReport, RunnerState, Wakeup,
+};
 pub use repository::{DEFAULT_MAX_RETRIES, Executed, Loaded, Repository};
 pub use store::{CheckpointStore, EventStore, EventStream, ReadAll, Snapshot, SnapshotStore};
+pub use subscription::{Subscription, SubscriptionBuilder};
+
+/// The `async_trait` attribute, for implementing the object-safe async traits ([`EventStore`],
+/// [`EventHandler`], [`Projection`] hooks, ...) without another dependency.
+pub use async_trait::async_trait;
 
 /// Everything an application needs in scope: the traits, the main types and (feature `derive`)
 /// the macros.
@@ -139,8 +151,9 @@ pub use store::{CheckpointStore, EventStore, EventStream, ReadAll, Snapshot, Sna
 pub mod prelude {
     pub use crate::{
         Aggregate, Checkpoint, CheckpointStore, DomainEvent, Event, EventEnvelope, EventHandler,
-        EventMeta, EventStore, ExecuteError, ExpectedVersion, Handle, Metadata, Position, ReadAll,
-        Repository, SnapshotStore, StreamId, Version,
+        EventMeta, EventStore, ExecuteError, ExpectedVersion, Handle, Metadata, Position,
+        Projection, ProjectionRunner, ProjectionStore, ReadAll, Repository, SnapshotStore,
+        StreamId, Version, async_trait,
     };
     // `Aggregate` and `DomainEvent` above bring the derive macros of the same names too.
     // `Apply` stays out: with `Aggregate` in scope, `state.apply(&event)` would be ambiguous.

@@ -1,14 +1,14 @@
 //! Decoding what older code stored, on every adapter.
 //!
-//! The stored events here are written as raw rows (raw SQL `INSERT`s into `es_events` for SQLite,
-//! raw `NewEvent`s for the in-memory store), never through today's Rust types: they are what a
+//! The stored events here are written as raw rows (raw SQL `INSERT`s into `es_events` for SQLite
+//! and PostgreSQL, raw `NewEvent`s for the in-memory store), never through today's Rust types: they are what a
 //! version of the application from two schema changes ago wrote. They must load through the
 //! 2-step upcast chain (`with` then `via`) and the alias into today's types; an unknown name, a
 //! too new version or an undecodable payload must fail with an error naming stream, version,
 //! position and type.
 //!
-//! Adding an adapter (PostgreSQL) is one `impl RawRows` (fresh store, raw inserts, clean-up) and
-//! one entry in the `adapters` list of `on_every_adapter!`.
+//! Adding an adapter is one `impl RawRows` (fresh store, raw inserts, clean-up) and one entry in
+//! the `adapters` list of `on_every_adapter!`.
 #![deny(warnings)]
 
 use es_core::prelude::*;
@@ -200,6 +200,52 @@ impl RawRows for SqliteStore {
     }
 }
 
+impl RawRows for es_postgres::PgStore {
+    async fn fresh() -> (Self, Cleanup) {
+        let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+            panic!(
+                "DATABASE_URL is not set: these tests need PostgreSQL. Run `bash scripts/test`, \
+                 which starts a server and sets it (or set DATABASE_URL yourself)."
+            )
+        });
+        let store = es_postgres::PgStore::builder()
+            .schema(format!("es_t_{}", uuid::Uuid::now_v7().simple()))
+            .connect(&url)
+            .await
+            .expect("connect and migrate a fresh schema");
+        let dropping = store.clone();
+        let cleanup = Box::pin(async move {
+            let sql = format!("DROP SCHEMA {} CASCADE", dropping.schema().quoted());
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(dropping.pool())
+                .await
+                .expect("drop the test schema");
+            dropping.close().await;
+        });
+        (store, cleanup)
+    }
+
+    async fn insert_raw(&self, rows: &[RawRow]) {
+        let sql = format!(
+            "INSERT INTO {}.es_events (event_id, stream_id, version, event_type, schema_version, payload) \
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
+            self.schema().quoted()
+        );
+        for r in rows {
+            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(uuid::Uuid::now_v7())
+                .bind(r.stream)
+                .bind(r.version)
+                .bind(r.event_type)
+                .bind(i32::try_from(r.schema_version).unwrap())
+                .bind(r.payload)
+                .execute(self.pool())
+                .await
+                .unwrap();
+        }
+    }
+}
+
 /// Runs each check on a fresh store of every adapter listed (`module: StoreType`).
 macro_rules! on_every_adapter {
     (adapters: [$($adapter:ident: $store:ty),* $(,)?], checks: $checks:tt $(,)?) => {
@@ -221,7 +267,11 @@ macro_rules! on_every_adapter {
 }
 
 on_every_adapter!(
-    adapters: [memory: es_core::MemoryStore, sqlite: es_sqlite::SqliteStore],
+    adapters: [
+        memory: es_core::MemoryStore,
+        sqlite: es_sqlite::SqliteStore,
+        postgres: es_postgres::PgStore,
+    ],
     checks: [
         v1_events_load_through_a_two_step_chain,
         unknown_type_is_an_error_naming_where_it_is,

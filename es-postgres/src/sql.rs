@@ -1,0 +1,142 @@
+//! The SQL of one store, with its schema name quoted in once at construction.
+
+use crate::row::EVENT_COLUMNS;
+use crate::schema::SchemaName;
+use es_core::ReadAll;
+use sqlx::{AssertSqlSafe, SqlStr};
+use std::sync::Arc;
+
+/// Statements with the (validated and quoted) schema name filled in. Only the schema name is
+/// formatted into SQL; every value is a bind parameter.
+#[derive(Debug)]
+pub(crate) struct Statements {
+    schema: String,
+    pub append: Arc<str>,
+    pub append_notify: Arc<str>,
+    pub stored_ids: Arc<str>,
+    pub stream_version: Arc<str>,
+    pub head_position: Arc<str>,
+    pub read_stream: Arc<str>,
+    pub horizon: Arc<str>,
+    pub newest_commit: Arc<str>,
+    pub load_snapshot: Arc<str>,
+    pub save_snapshot: Arc<str>,
+    pub load_checkpoint: Arc<str>,
+    pub save_checkpoint: Arc<str>,
+    pub delete_checkpoint: Arc<str>,
+}
+
+/// `$2` is the expected version (NULL for any). The guard and the insert are one statement, so the
+/// whole batch is one round trip and one (implicit) transaction. A concurrent writer that wins the
+/// race makes this statement fail on the unique (stream_id, version) key; a wrong expected version
+/// makes it insert nothing.
+fn append(s: &str, notify: bool) -> String {
+    let (notify_cte, notify_from) = if notify {
+        (", wake AS (SELECT pg_notify($8, ''))", ", wake")
+    } else {
+        ("", "")
+    };
+    format!(
+        "WITH cur AS (SELECT coalesce(max(version), 0) AS v FROM {s}.es_events WHERE stream_id = $1),
+              ok AS (SELECT v FROM cur WHERE $2::bigint IS NULL OR v = $2::bigint){notify_cte}
+         INSERT INTO {s}.es_events
+                (event_id, stream_id, version, event_type, schema_version, payload, metadata)
+         SELECT e.id, $1, ok.v + e.ord, e.t, e.sv, e.p::jsonb, e.m::jsonb
+         FROM ok{notify_from},
+              unnest($3::uuid[], $4::text[], $5::int4[], $6::text[], $7::text[])
+                  WITH ORDINALITY AS e(id, t, sv, p, m, ord)
+         ORDER BY e.ord
+         RETURNING version, global_position"
+    )
+}
+
+impl Statements {
+    pub(crate) fn new(schema: &SchemaName) -> Self {
+        let s = schema.quoted();
+        let arc = |sql: String| -> Arc<str> { sql.into() };
+        Self {
+            append: append(&s, false).into(),
+            append_notify: append(&s, true).into(),
+            stored_ids: arc(format!(
+                "SELECT stream_id, event_id, version, global_position FROM {s}.es_events
+                 WHERE event_id = ANY($1::uuid[])"
+            )),
+            stream_version: arc(format!(
+                "SELECT coalesce(max(version), 0) FROM {s}.es_events WHERE stream_id = $1"
+            )),
+            head_position: arc(format!(
+                "SELECT coalesce(max(global_position), 0) FROM {s}.es_events"
+            )),
+            read_stream: arc(format!(
+                "SELECT {EVENT_COLUMNS} FROM {s}.es_events
+                 WHERE stream_id = $1 AND version >= $2 ORDER BY version"
+            )),
+            horizon: arc(
+                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint".to_owned(),
+            ),
+            newest_commit: arc(format!(
+                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
+                        (SELECT e.tx_id::text::bigint AS newest FROM {s}.es_events e
+                         ORDER BY e.tx_id DESC, e.global_position DESC LIMIT 1)"
+            )),
+            load_snapshot: arc(format!(
+                "SELECT version, schema_version, state FROM {s}.es_snapshots WHERE stream_id = $1"
+            )),
+            save_snapshot: arc(format!(
+                "INSERT INTO {s}.es_snapshots AS old (stream_id, version, schema_version, state)
+                 VALUES ($1, $2, $3, $4::jsonb)
+                 ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version,
+                     schema_version = excluded.schema_version, state = excluded.state,
+                     taken_at = now()
+                 WHERE excluded.version > old.version"
+            )),
+            load_checkpoint: arc(format!(
+                "SELECT commit_key, position FROM {s}.es_checkpoints WHERE name = $1"
+            )),
+            save_checkpoint: arc(format!(
+                "INSERT INTO {s}.es_checkpoints AS old (name, commit_key, position) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO UPDATE SET commit_key = excluded.commit_key,
+                     position = excluded.position, updated_at = now()"
+            )),
+            delete_checkpoint: arc(format!("DELETE FROM {s}.es_checkpoints WHERE name = $1")),
+            schema: s,
+        }
+    }
+
+    /// The page query of `read_all`: after `($1, $2)` in log order, below the horizon of running
+    /// transactions, with the optional filters as further parameters.
+    pub(crate) fn read_all(&self, query: &ReadAll) -> String {
+        let s = &self.schema;
+        let mut sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM {s}.es_events
+             WHERE (tx_id, global_position) > ($1::text::xid8, $2::bigint)
+               AND tx_id < (SELECT pg_snapshot_xmin(pg_current_snapshot()))"
+        );
+        let mut n = 2;
+        let mut param = || {
+            n += 1;
+            n
+        };
+        if query.event_types.is_some() {
+            sql.push_str(&format!(" AND event_type = ANY(${}::text[])", param()));
+        }
+        if query.recorded_from.is_some() {
+            sql.push_str(&format!(" AND recorded_at >= ${}", param()));
+        }
+        if query.recorded_until.is_some() {
+            sql.push_str(&format!(" AND recorded_at < ${}", param()));
+        }
+        sql.push_str(" ORDER BY es_events.tx_id, es_events.global_position");
+        if query.limit.is_some() {
+            sql.push_str(&format!(" LIMIT ${}", param()));
+        }
+        sql
+    }
+}
+
+/// A statement ready for `sqlx::query`.
+pub(crate) fn sql(text: &Arc<str>) -> SqlStr {
+    use sqlx::SqlSafeStr;
+    // Safe: built in this module from constant text and a validated, quoted schema name.
+    AssertSqlSafe(Arc::clone(text)).into_sql_str()
+}
