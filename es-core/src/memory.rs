@@ -119,13 +119,7 @@ impl EventStore for MemoryStore {
         if events.is_empty() {
             return Ok(AppendResult::default());
         }
-        let mut ids = std::collections::HashSet::new();
-        if let Some(dup) = events.iter().find(|e| !ids.insert(e.event_id)) {
-            return Err(StoreError::InvalidInput(format!(
-                "event id {} appears twice in one batch",
-                dup.event_id
-            )));
-        }
+        NewEvent::check_batch(&events)?;
         let result = {
             let mut data = self.write();
             let stored = data.stored_with_ids(&events);

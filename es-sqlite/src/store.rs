@@ -280,13 +280,7 @@ impl EventStore for SqliteStore {
         if events.is_empty() {
             return Ok(AppendResult::default());
         }
-        let mut ids = std::collections::HashSet::new();
-        if let Some(dup) = events.iter().find(|e| !ids.insert(e.event_id)) {
-            return Err(StoreError::InvalidInput(format!(
-                "event id {} appears twice in one batch",
-                dup.event_id
-            )));
-        }
+        NewEvent::check_batch(&events)?;
         let span = tracing::debug_span!("es.append", %stream, events = events.len());
         let result = async {
             let _write = self.shared.write.lock().await;
