@@ -597,3 +597,82 @@ async fn pg_subscription_from_now_sees_only_later_events() {
     everything.close().await.unwrap();
     common::drop_store(store).await;
 }
+
+/// A read model as the design shows it: `#[event_handler]`, async, taking the metadata and the
+/// PostgreSQL transaction in which the runner commits the checkpoint.
+struct AuditLog {
+    insert: String,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Deposited {
+    amount: i64,
+}
+impl es_core::Event for Deposited {
+    const NAME: &'static str = DEPOSITED;
+}
+
+#[es_core::event_handler]
+impl AuditLog {
+    async fn deposited(
+        &mut self,
+        e: &Deposited,
+        meta: &es_core::EventMeta,
+        tx: &mut PgTx<'_>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(AssertSqlSafe(self.insert.clone()))
+            .bind(meta.metadata.actor.as_deref())
+            .bind(e.amount)
+            .bind(meta.recorded_at)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+}
+
+impl<'c> Projection<PgTx<'c>> for AuditLog {
+    fn name(&self) -> &str {
+        "audit"
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_a_macro_generated_read_model_writes_in_the_checkpoint_transaction() {
+    let store = test_store().await;
+    sqlx::query(sql(
+        &store,
+        "CREATE TABLE {s}.audit (actor text, amount bigint NOT NULL, at timestamptz NOT NULL)",
+    ))
+    .execute(store.pool())
+    .await
+    .unwrap();
+    for (actor, amount) in [("ada", 5), ("bob", 7)] {
+        let event = NewEvent::from_event(
+            &Deposited { amount },
+            es_core::Metadata::new().with_actor(actor),
+        )
+        .unwrap();
+        store
+            .append(&stream(1), ExpectedVersion::Any, vec![event])
+            .await
+            .unwrap();
+    }
+    let audit = AuditLog {
+        insert: format!(
+            "INSERT INTO {}.audit (actor, amount, at) VALUES ($1, $2, $3)",
+            store.schema().quoted()
+        ),
+    };
+    let handle = ProjectionRunner::new(store.clone(), store.clone(), audit).spawn();
+    caught_up(&handle, last_deposit(&store).await).await;
+    handle.stop().await.unwrap();
+    let rows: Vec<(String, i64)> = sqlx::query_as(sql(
+        &store,
+        "SELECT actor, amount FROM {s}.audit ORDER BY at, amount",
+    ))
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(rows, vec![("ada".into(), 5), ("bob".into(), 7)]);
+    common::drop_store(store).await;
+}
