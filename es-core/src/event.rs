@@ -63,7 +63,7 @@ pub trait DomainEvent: Sized + Send + Sync + 'static {
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an event",
-    label = "an event set's variants must each wrap one event struct",
+    label = "`{Self}` has no `#[derive(DomainEvent)]`",
     note = "derive it: `#[derive(Serialize, Deserialize, DomainEvent)] struct {Self} {{ ... }}`"
 )]
 pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {

@@ -1,7 +1,6 @@
 //! Items used by the code the macros generate. Not a public API: names and signatures may change
 //! in any release.
 
-use crate::aggregate::Apply;
 use crate::error::DecodeErrorKind;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -14,7 +13,7 @@ pub use serde_json;
 
 /// Applies one value of an event set to a state, dispatching on the variant.
 ///
-/// `#[derive(DomainEvent)]` implements it for every state that has an [`Apply`] impl per event of
+/// `#[derive(DomainEvent)]` implements it for every state that has an `Apply` impl per event of
 /// the set; `#[derive(Aggregate)]` calls it, so a missing handler is an unsatisfied `Apply<E>`.
 pub trait ApplyEach<S: ?Sized> {
     /// Folds `self` into `state`.
@@ -59,12 +58,6 @@ pub fn assert_event<T: crate::Event>() {}
 /// Applies an ignored event: nothing changes.
 #[inline(always)]
 pub fn ignore<S: ?Sized, E>(_state: &mut S, _event: &E) {}
-
-/// Dispatches one event of a set to its [`Apply`] impl (keeps generated code short).
-#[inline(always)]
-pub fn apply<S: Apply<E> + ?Sized, E>(state: &mut S, event: &E) {
-    state.apply(event)
-}
 
 /// An upcast step written as a JSON-to-JSON function.
 pub fn upcast_with<E: Display>(

@@ -3,7 +3,7 @@
 use crate::attr::{self, AggregateAttr, EventAttr, HandlerArgs};
 use crate::errors::Errors;
 use syn::{
-    Data, DeriveInput, Fields, FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, Pat, ReturnType, Type,
+    Data, DeriveInput, Fields, FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, ReturnType, Type,
     TypeReference,
 };
 
@@ -123,10 +123,9 @@ pub(crate) enum Receiver {
     RefMut,
 }
 
-/// One parameter after the receiver, with its role.
+/// One parameter after the receiver.
 pub(crate) struct Param {
     pub ty: Type,
-    pub pat: Option<Pat>,
 }
 
 /// A method of an `#[event_handler]` or `#[command_handler]` impl block, before checking.
@@ -204,7 +203,6 @@ impl Method {
                 }
                 FnArg::Typed(t) => params.push(Param {
                     ty: (*t.ty).clone(),
-                    pat: Some((*t.pat).clone()),
                 }),
             }
         }

@@ -5,6 +5,7 @@ use proc_macro2::Span;
 use syn::meta::ParseNestedMeta;
 use syn::parse::ParseStream;
 use syn::punctuated::Punctuated;
+use syn::spanned::Spanned as _;
 use syn::{Attribute, Expr, ExprLit, Lit, LitInt, LitStr, Path, Token, Type};
 
 /// A `u32`/`u64` literal with its span.
@@ -48,8 +49,8 @@ pub(crate) struct AggregateAttr {
     pub snapshot_version: Option<Number<u32>>,
     pub ignore: Vec<Type>,
     pub krate: Option<Path>,
-    /// The span of the first `#[aggregate]` attribute, if any.
-    pub span: Option<Span>,
+    /// The first `#[aggregate(...)]` attribute's contents, to point errors at.
+    pub tokens: Option<proc_macro2::TokenStream>,
 }
 
 /// The arguments of `#[event_handler(...)]` / `#[command_handler(...)]`.
@@ -167,8 +168,7 @@ pub(crate) fn event_attr(attrs: &[Attribute], errors: &mut Errors) -> EventAttr 
 
 fn parse_aliases(input: ParseStream<'_>) -> syn::Result<Vec<LitStr>> {
     let content;
-    let bracket = syn::bracketed!(content in input);
-    let _ = bracket;
+    syn::bracketed!(content in input);
     let items = Punctuated::<Expr, Token![,]>::parse_terminated(&content)?;
     items
         .into_iter()
@@ -227,10 +227,8 @@ fn parse_upcast(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<
 pub(crate) fn aggregate_attr(attrs: &[Attribute], errors: &mut Errors) -> AggregateAttr {
     let mut out = AggregateAttr::default();
     for attr in attrs.iter().filter(|a| a.path().is_ident("aggregate")) {
-        out.span.get_or_insert_with(|| {
-            use syn::spanned::Spanned;
-            attr.span()
-        });
+        out.tokens
+            .get_or_insert_with(|| quote::ToTokens::to_token_stream(&attr.meta));
         let result = attr.parse_nested_meta(|meta| {
             let key = key_name(&meta);
             match key.as_str() {
@@ -291,5 +289,3 @@ pub(crate) fn handler_args(
     }
     out
 }
-
-use syn::spanned::Spanned as _;

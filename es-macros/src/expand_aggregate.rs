@@ -24,7 +24,7 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let name = match &agg.attr.name {
         Some(name) => quote!(#name),
         None => {
-            let name = ident.to_string();
+            let name = syn::ext::IdentExt::unraw(ident).to_string();
             quote!(#name)
         }
     };
@@ -63,19 +63,24 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             }
         }
     });
+    // Spanned on the type's name: an unmet supertrait bound (a generic parameter that is not
+    // `Send`, ...) is reported once, there, instead of also on the derive.
+    let aggregate_impl = quote_spanned! {ident.span()=>
+        #[automatically_derived]
+        impl #impl_generics #krate::Aggregate for #ident #ty_generics #where_clause {
+            const NAME: &'static str = #name;
+            #snapshot
+            type Event = #events;
+
+            #[inline]
+            fn apply(&mut self, event: &Self::Event) {
+                #apply
+            }
+        }
+    };
     Ok(quote! {
         const _: () = {
-            #[automatically_derived]
-            impl #impl_generics #krate::Aggregate for #ident #ty_generics #where_clause {
-                const NAME: &'static str = #name;
-                #snapshot
-                type Event = #events;
-
-                #[inline]
-                fn apply(&mut self, event: &Self::Event) {
-                    #apply
-                }
-            }
+            #aggregate_impl
 
             #(#ignored)*
 

@@ -37,7 +37,7 @@ fn event_struct(event: &EventStruct<'_>) -> TokenStream {
     let name = match &event.attr.name {
         Some(name) => quote!(#name),
         None => {
-            let name = ident.to_string();
+            let name = syn::ext::IdentExt::unraw(ident).to_string();
             quote!(#name)
         }
     };
@@ -72,8 +72,12 @@ fn event_struct(event: &EventStruct<'_>) -> TokenStream {
     } else {
         let arms = steps.iter().map(|(from, step)| match step {
             Step::With(path) => {
-                let call = quote_spanned!(path.span()=> #krate::__private::upcast_with(#from, #path, payload));
-                quote!(#from => #call,)
+                // Imported, so the call's first token (and the error spans) can be the user's path.
+                let call = quote_spanned!(path.span()=> upcast_with(#from, #path, payload));
+                quote!(#from => {
+                    use #krate::__private::upcast_with;
+                    #call
+                })
             }
             Step::Via(older) => {
                 let next = steps
@@ -82,9 +86,13 @@ fn event_struct(event: &EventStruct<'_>) -> TokenStream {
                         Step::Via(t) if *f == from + 1 => Some(quote!(#t)),
                         _ => None,
                     })
-                    .unwrap_or_else(|| quote!(Self));
-                let call = quote_spanned!(older.span()=> #krate::__private::upcast_via::<#older, #next>(#from, payload));
-                quote!(#from => #call,)
+                    .unwrap_or_else(|| quote_spanned!(older.span()=> Self));
+                let call =
+                    quote_spanned!(older.span()=> upcast_via::<#older, #next>(#from, payload));
+                quote!(#from => {
+                    use #krate::__private::upcast_via;
+                    #call
+                })
             }
         });
         quote! {

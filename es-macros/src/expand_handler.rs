@@ -6,7 +6,7 @@ use crate::errors::Errors;
 use crate::expand_event::default_crate;
 use crate::valid::{self, ArgRole, EventMethod};
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{GenericParam, Generics, ItemImpl, Lifetime, LifetimeParam, Type};
@@ -17,13 +17,37 @@ pub(crate) fn event_handler(args: TokenStream, item: ItemImpl) -> TokenStream {
     let imp = HandlerImpl::parse("event_handler", args, item, &mut errors);
     let methods = valid::event_handler(&imp, &mut errors);
     let original = &imp.item;
-    if let Err(error) = errors.finish() {
-        let error = error.into_compile_error();
-        return quote!(#original #error);
-    }
     let krate = imp.args.krate.clone().unwrap_or_else(default_crate);
+    if let Err(error) = errors.finish() {
+        // Still declare the apply impls the user meant (with empty bodies), so the aggregate's
+        // own checks do not add "no handler" errors on top of the real mistake.
+        let mut seen = Vec::new();
+        let meant: Vec<EventMethod> = methods
+            .into_iter()
+            .filter(|m| !m.is_async && m.output.is_none())
+            .filter(|m| {
+                let key = m.event.to_token_stream().to_string();
+                let new = !seen.contains(&key);
+                seen.push(key);
+                new
+            })
+            .collect();
+        let placeholders = if meant.is_empty() {
+            TokenStream::new()
+        } else {
+            apply_impls(&imp.item, &meant, &krate, true)
+        };
+        let error = error.into_compile_error();
+        return quote! {
+            #original
+            #error
+            const _: () = {
+                #placeholders
+            };
+        };
+    }
     let apply = if methods.iter().all(EventMethod::is_apply) {
-        apply_impls(&imp.item, &methods, &krate)
+        apply_impls(&imp.item, &methods, &krate, false)
     } else {
         TokenStream::new()
     };
@@ -37,17 +61,27 @@ pub(crate) fn event_handler(args: TokenStream, item: ItemImpl) -> TokenStream {
     }
 }
 
-fn apply_impls(item: &ItemImpl, methods: &[EventMethod], krate: &syn::Path) -> TokenStream {
+fn apply_impls(
+    item: &ItemImpl,
+    methods: &[EventMethod],
+    krate: &syn::Path,
+    placeholder: bool,
+) -> TokenStream {
     let self_ty = &item.self_ty;
     let (impl_generics, _, where_clause) = item.generics.split_for_impl();
     let impls = methods.iter().map(|m| {
         let (event, ident) = (&m.event, &m.ident);
+        let body = if placeholder {
+            quote!(let _ = event;)
+        } else {
+            quote!(Self::#ident(self, event))
+        };
         quote_spanned! {event.span()=>
             #[automatically_derived]
             impl #impl_generics #krate::Apply<#event> for #self_ty #where_clause {
                 #[inline]
                 fn apply(&mut self, event: &#event) {
-                    Self::#ident(self, event)
+                    #body
                 }
             }
         }

@@ -7,13 +7,32 @@ use quote::ToTokens;
 use std::collections::BTreeMap;
 use syn::{GenericArgument, PathArguments, Type};
 
+/// A type as a user would write it (`Vec<Deposited>`, not `Vec < Deposited >`).
+pub(crate) fn pretty(tokens: &impl ToTokens) -> String {
+    let text = tokens.to_token_stream().to_string();
+    let mut out = String::with_capacity(text.len());
+    let chars: Vec<char> = text.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let prev = if i > 0 { chars[i - 1] } else { ' ' };
+        let next = chars.get(i + 1).copied().unwrap_or(' ');
+        if c == ' '
+            && (matches!(next, '<' | '>' | ',' | ':' | ')' | ']')
+                || matches!(prev, '<' | '&' | '(' | '[' | ':')
+                || (prev == '>' && next == '>')
+                || (next == '(' && (prev.is_alphanumeric() || prev == '_')))
+        {
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Checks an event struct's attribute: version, aliases and the upcast chain.
 pub(crate) fn event_struct(event: &EventStruct<'_>, errors: &mut Errors) {
     let attr = &event.attr;
     let version = attr.version.map_or(1, |v| v.value);
-    if let Some(v) = attr.version
-        && v.value == 0
-    {
+    if let Some(v) = attr.version.filter(|v| v.value == 0) {
         errors.error_at(
             v.span,
             "schema versions start at 1: write `version = 1` (or leave it out) for an event that never changed shape",
@@ -131,7 +150,7 @@ pub(crate) fn event_set(set: &EventSet<'_>, errors: &mut Errors) {
     }
     let mut seen: Vec<(String, &syn::Ident)> = Vec::new();
     for variant in &set.variants {
-        let key = variant.ty.to_token_stream().to_string();
+        let key = pretty(&variant.ty);
         if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
             errors.error(
                 &variant.ty,
@@ -163,14 +182,12 @@ pub(crate) fn aggregate(agg: &AggregateInput<'_>, errors: &mut Errors) {
             "an aggregate needs its event set: add `#[aggregate(events = {}Event)]` naming the enum (or event struct) with `#[derive(DomainEvent)]`",
             input.ident
         );
-        match agg.attr.span {
-            Some(span) => errors.error_at(span, message),
+        match &agg.attr.tokens {
+            Some(tokens) => errors.error(tokens, message),
             None => errors.error(&input.ident, message),
         }
     }
-    if let Some(n) = agg.attr.snapshot_every
-        && n.value == 0
-    {
+    if let Some(n) = agg.attr.snapshot_every.filter(|n| n.value == 0) {
         errors.error_at(n.span, "`snapshot_every = 0` would never snapshot: remove the key, or give the number of events between snapshots");
     }
     if let Some(n) = agg.attr.snapshot_version {
@@ -183,7 +200,7 @@ pub(crate) fn aggregate(agg: &AggregateInput<'_>, errors: &mut Errors) {
     }
     let mut seen = Vec::new();
     for ty in &agg.attr.ignore {
-        let key = ty.to_token_stream().to_string();
+        let key = pretty(&ty);
         if seen.contains(&key) {
             errors.error(ty, format!("`{key}` is ignored twice; keep one"));
         }
@@ -285,17 +302,14 @@ pub(crate) fn event_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Event
             Type::Reference(r) => {
                 errors.error(
                     r,
-                    format!("take the event by shared reference: `&{}` (a handler cannot change an event that already happened)", r.elem.to_token_stream()),
+                    format!("take the event by shared reference: `&{}` (a handler cannot change an event that already happened)", pretty(&r.elem)),
                 );
                 (*r.elem).clone()
             }
             other => {
                 errors.error(
                     other,
-                    format!(
-                        "take the event by reference: `&{}`",
-                        other.to_token_stream()
-                    ),
+                    format!("take the event by reference: `&{}`", pretty(&other)),
                 );
                 other.clone()
             }
@@ -321,12 +335,11 @@ pub(crate) fn event_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Event
                     roles.push(ArgRole::Ctx);
                 }
                 other => {
-                    let _ = &param.pat;
                     errors.error(
                         other,
                         format!(
                             "unexpected parameter `{}`: after the event an event handler may take `&EventMeta` and one context `&mut Ctx` (for example a transaction), nothing else",
-                            other.to_token_stream()
+                            pretty(&other)
                         ),
                     );
                 }
@@ -343,7 +356,7 @@ pub(crate) fn event_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Event
     }
     let mut seen: Vec<(String, &syn::Ident)> = Vec::new();
     for method in &out {
-        let key = method.event.to_token_stream().to_string();
+        let key = pretty(&method.event);
         if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
             errors.error(
                 &method.event,
@@ -366,7 +379,7 @@ pub(crate) fn event_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Event
                         this,
                         format!(
                             "all handlers of one impl block take the same context type; an earlier handler takes `&mut {}`",
-                            first.to_token_stream()
+                            pretty(&first)
                         ),
                     );
                 }
@@ -432,7 +445,7 @@ pub(crate) fn command_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Com
                 Type::Reference(r) => {
                     errors.error(
                         r,
-                        format!("take the command by value: `{}`", r.elem.to_token_stream()),
+                        format!("take the command by value: `{}`", pretty(&r.elem)),
                     );
                     (*r.elem).clone()
                 }
@@ -467,7 +480,7 @@ pub(crate) fn command_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Com
                 output,
                 format!(
                     "a command handler returns `Result<Events, Error>`: write `-> Result<{}, YourError>` (use `std::convert::Infallible` if it never fails)",
-                    output.to_token_stream()
+                    pretty(&output)
                 ),
             );
             continue;
@@ -482,7 +495,7 @@ pub(crate) fn command_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Com
     }
     let mut seen: Vec<(String, &syn::Ident)> = Vec::new();
     for method in &out {
-        let key = method.command.to_token_stream().to_string();
+        let key = pretty(&method.command);
         if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
             errors.error(
                 &method.command,
@@ -492,4 +505,32 @@ pub(crate) fn command_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Com
         seen.push((key, &method.ident));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pretty;
+
+    #[test]
+    fn types_print_as_written() {
+        let cases: [(syn::Type, &str); 5] = [
+            (syn::parse_quote!(Vec<Deposited>), "Vec<Deposited>"),
+            (
+                syn::parse_quote!(&mut Tx<'_, Postgres>),
+                "&mut Tx<'_, Postgres>",
+            ),
+            (
+                syn::parse_quote!(Result<Vec<Option<A>>, E>),
+                "Result<Vec<Option<A>>, E>",
+            ),
+            (
+                syn::parse_quote!(std::vec::Vec<(A, B)>),
+                "std::vec::Vec<(A, B)>",
+            ),
+            (syn::parse_quote!(&dyn Fn(u8) -> u8), "&dyn Fn(u8) -> u8"),
+        ];
+        for (ty, expected) in cases {
+            assert_eq!(pretty(&ty), expected);
+        }
+    }
 }

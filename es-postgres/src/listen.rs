@@ -32,7 +32,8 @@ impl std::fmt::Debug for AppendNotifications {
 }
 
 impl PgStore {
-    /// Opens a `LISTEN` session (a dedicated connection) on this store's notification channel.
+    /// Opens a `LISTEN` session on this store's notification channel. It holds one of the pool's
+    /// connections until dropped (so drop it before [`PgStore::close`], which waits for them).
     pub async fn listen(&self) -> Result<AppendNotifications, StoreError> {
         let mut listener = PgListener::connect_with(self.pool())
             .await

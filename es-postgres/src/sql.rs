@@ -76,8 +76,8 @@ impl Statements {
             ),
             newest_commit: arc(format!(
                 "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
-                        (SELECT tx_id::text::bigint FROM {s}.es_events
-                         ORDER BY es_events.tx_id DESC, es_events.global_position DESC LIMIT 1)"
+                        (SELECT e.tx_id::text::bigint AS newest FROM {s}.es_events e
+                         ORDER BY e.tx_id DESC, e.global_position DESC LIMIT 1)"
             )),
             load_snapshot: arc(format!(
                 "SELECT version, schema_version, state FROM {s}.es_snapshots WHERE stream_id = $1"
@@ -110,7 +110,7 @@ impl Statements {
         let mut sql = format!(
             "SELECT {EVENT_COLUMNS} FROM {s}.es_events
              WHERE (tx_id, global_position) > ($1::text::xid8, $2::bigint)
-               AND tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+               AND tx_id < (SELECT pg_snapshot_xmin(pg_current_snapshot()))"
         );
         let mut n = 2;
         let mut param = || {
@@ -126,9 +126,6 @@ impl Statements {
         if query.recorded_until.is_some() {
             sql.push_str(&format!(" AND recorded_at < ${}", param()));
         }
-        // Qualified: a bare `tx_id` would name the output column `tx_id::text::bigint`, and
-        // sorting by that cast cannot use the (tx_id, global_position) index (a sort of every
-        // matching row per page).
         sql.push_str(" ORDER BY es_events.tx_id, es_events.global_position");
         if query.limit.is_some() {
             sql.push_str(&format!(" LIMIT ${}", param()));

@@ -131,8 +131,10 @@ impl PgStoreBuilder {
     /// Connects a new pool to `url` and opens the store (migrating unless turned off).
     pub async fn connect(self, url: &str) -> Result<PgStore, ConnectError> {
         let schema = SchemaName::new(self.schema.clone())?;
+        // No ping before every acquire: it would add a round trip to every statement.
         let pool = PgPoolOptions::new()
             .max_connections(self.max_connections)
+            .test_before_acquire(false)
             .connect(url)
             .await
             .map_err(|e| ConnectError::database(schema.as_str(), e))?;

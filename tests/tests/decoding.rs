@@ -1,14 +1,14 @@
 //! Decoding what older code stored, on every adapter.
 //!
-//! The stored events here are written as raw rows (raw SQL `INSERT`s into `es_events` for SQLite,
-//! raw `NewEvent`s for the in-memory store), never through today's Rust types: they are what a
+//! The stored events here are written as raw rows (raw SQL `INSERT`s into `es_events` for SQLite
+//! and PostgreSQL, raw `NewEvent`s for the in-memory store), never through today's Rust types: they are what a
 //! version of the application from two schema changes ago wrote. They must load through the
 //! 2-step upcast chain (`with` then `via`) and the alias into today's types; an unknown name, a
 //! too new version or an undecodable payload must fail with an error naming stream, version,
 //! position and type.
 //!
-//! Adding an adapter (PostgreSQL) is one `impl RawRows for PgStore` that inserts the rows, and
-//! one line in `on_every_adapter!`.
+//! Adding an adapter is one `impl RawRows` (fresh store, raw inserts, clean-up) and one entry in
+//! the `adapters` list of `on_every_adapter!`.
 #![deny(warnings)]
 
 use es_core::prelude::*;
@@ -126,13 +126,25 @@ const fn row(
     }
 }
 
+/// What removes a fresh store afterwards (files, schemas).
+type Cleanup = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 /// A store an adapter test can fill with raw rows, bypassing every Rust event type.
+///
+/// One impl per adapter; PostgreSQL: `fresh` creates a uniquely named schema from
+/// `DATABASE_URL` (and a clean-up that drops it), `insert_raw` runs raw `INSERT`s.
 trait RawRows: EventStore + SnapshotStore + Clone + Send + Sync + 'static {
+    /// A new, empty store of this adapter, and what removes it.
+    async fn fresh() -> (Self, Cleanup);
     /// Stores the rows in order (they get positions in that order).
     async fn insert_raw(&self, rows: &[RawRow]);
 }
 
 impl RawRows for MemoryStore {
+    async fn fresh() -> (Self, Cleanup) {
+        (MemoryStore::new(), Box::pin(async {}))
+    }
+
     async fn insert_raw(&self, rows: &[RawRow]) {
         for r in rows {
             let payload: serde_json::Value = serde_json::from_str(r.payload).unwrap();
@@ -149,6 +161,25 @@ impl RawRows for MemoryStore {
 }
 
 impl RawRows for SqliteStore {
+    async fn fresh() -> (Self, Cleanup) {
+        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("es-decoding-tests")
+            .join(format!("{}.db", uuid::Uuid::now_v7()));
+        let store = SqliteStore::open(&path).await.unwrap();
+        let closing = store.clone();
+        let cleanup = Box::pin(async move {
+            closing.close().await;
+            for path in [
+                path.with_extension("db-wal"),
+                path.with_extension("db-shm"),
+                path,
+            ] {
+                let _ = std::fs::remove_file(path);
+            }
+        });
+        (store, cleanup)
+    }
+
     async fn insert_raw(&self, rows: &[RawRow]) {
         for r in rows {
             sqlx::query(
@@ -169,41 +200,84 @@ impl RawRows for SqliteStore {
     }
 }
 
-fn sqlite_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("es-decoding-tests")
-        .join(format!("{}.db", uuid::Uuid::now_v7()))
+impl RawRows for es_postgres::PgStore {
+    async fn fresh() -> (Self, Cleanup) {
+        let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+            panic!(
+                "DATABASE_URL is not set: these tests need PostgreSQL. Run `bash scripts/test`, \
+                 which starts a server and sets it (or set DATABASE_URL yourself)."
+            )
+        });
+        let store = es_postgres::PgStore::builder()
+            .schema(format!("es_t_{}", uuid::Uuid::now_v7().simple()))
+            .connect(&url)
+            .await
+            .expect("connect and migrate a fresh schema");
+        let dropping = store.clone();
+        let cleanup = Box::pin(async move {
+            let sql = format!("DROP SCHEMA {} CASCADE", dropping.schema().quoted());
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(dropping.pool())
+                .await
+                .expect("drop the test schema");
+            dropping.close().await;
+        });
+        (store, cleanup)
+    }
+
+    async fn insert_raw(&self, rows: &[RawRow]) {
+        let sql = format!(
+            "INSERT INTO {}.es_events (event_id, stream_id, version, event_type, schema_version, payload) \
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
+            self.schema().quoted()
+        );
+        for r in rows {
+            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(uuid::Uuid::now_v7())
+                .bind(r.stream)
+                .bind(r.version)
+                .bind(r.event_type)
+                .bind(i32::try_from(r.schema_version).unwrap())
+                .bind(r.payload)
+                .execute(self.pool())
+                .await
+                .unwrap();
+        }
+    }
 }
 
-/// Runs each check on a fresh store of every adapter (SQLite files are removed afterwards).
+/// Runs each check on a fresh store of every adapter listed (`module: StoreType`).
 macro_rules! on_every_adapter {
-    ($($name:ident),* $(,)?) => {
-        mod memory {$(
-            #[tokio::test]
-            async fn $name() {
-                super::$name(es_core::MemoryStore::new()).await;
-            }
-        )*}
-        mod sqlite {$(
-            #[tokio::test]
-            async fn $name() {
-                let path = super::sqlite_path();
-                let store = es_sqlite::SqliteStore::open(&path).await.unwrap();
-                super::$name(store.clone()).await;
-                store.close().await;
-                let _ = std::fs::remove_file(&path);
-                let _ = std::fs::remove_file(path.with_extension("db-wal"));
-                let _ = std::fs::remove_file(path.with_extension("db-shm"));
-            }
-        )*}
+    (adapters: [$($adapter:ident: $store:ty),* $(,)?], checks: $checks:tt $(,)?) => {
+        $(on_every_adapter!(@adapter $adapter, $store, $checks);)*
+    };
+    (@adapter $adapter:ident, $store:ty, [$($name:ident),* $(,)?]) => {
+        mod $adapter {
+            use super::RawRows;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (store, cleanup) = <$store as RawRows>::fresh().await;
+                    super::$name(store).await;
+                    cleanup.await;
+                }
+            )*
+        }
     };
 }
 
 on_every_adapter!(
-    v1_events_load_through_a_two_step_chain,
-    unknown_type_is_an_error_naming_where_it_is,
-    too_new_version_is_an_error_naming_where_it_is,
-    undecodable_payload_is_an_error_naming_where_it_is,
+    adapters: [
+        memory: es_core::MemoryStore,
+        sqlite: es_sqlite::SqliteStore,
+        postgres: es_postgres::PgStore,
+    ],
+    checks: [
+        v1_events_load_through_a_two_step_chain,
+        unknown_type_is_an_error_naming_where_it_is,
+        too_new_version_is_an_error_naming_where_it_is,
+        undecodable_payload_is_an_error_naming_where_it_is,
+    ],
 );
 
 // ---- the checks -----------------------------------------------------------------------------
