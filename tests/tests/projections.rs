@@ -429,7 +429,9 @@ impl LoadCheckpoint for SqliteStore {
 /// counted twice.
 #[derive(Clone, Default)]
 struct Totals {
-    pending: Vec<(String, i64)>,
+    pending: Vec<(String, i64, Position)>,
+    /// Fail in `flush` (which cannot say which event is at fault) instead of in `handle`.
+    fail_in_flush: bool,
     balances: Arc<Mutex<HashMap<String, i64>>>,
     handled: Arc<AtomicU64>,
     poison: Arc<Mutex<Vec<Position>>>,
@@ -450,7 +452,8 @@ impl EventHandler for Totals {
     }
 
     async fn handle(&mut self, event: &RecordedEvent, _: &mut ()) -> Result<(), HandlerError> {
-        if self.broken.load(Ordering::SeqCst)
+        if !self.fail_in_flush
+            && self.broken.load(Ordering::SeqCst)
             && self.poison.lock().unwrap().contains(&event.meta.position)
         {
             return Err(HandlerError::failed(format!(
@@ -459,8 +462,11 @@ impl EventHandler for Totals {
             )));
         }
         let amount = event.decode::<Deposited>()?.event.amount;
-        self.pending
-            .push((event.meta.stream_id.to_string(), amount));
+        self.pending.push((
+            event.meta.stream_id.to_string(),
+            amount,
+            event.meta.position,
+        ));
         Ok(())
     }
 }
@@ -472,8 +478,14 @@ impl Projection for Totals {
     }
 
     async fn flush(&mut self, _: &mut ()) -> Result<(), HandlerError> {
+        if self.fail_in_flush && self.broken.load(Ordering::SeqCst) {
+            let poison = self.poison.lock().unwrap();
+            if let Some((_, _, at)) = self.pending.iter().find(|p| poison.contains(&p.2)) {
+                return Err(HandlerError::failed(format!("cannot flush position {at}")));
+            }
+        }
         let mut balances = self.balances.lock().unwrap();
-        for (account, amount) in self.pending.drain(..) {
+        for (account, amount, _) in self.pending.drain(..) {
             *balances.entry(account).or_insert(0) += amount;
             self.handled.fetch_add(1, Ordering::SeqCst);
         }
@@ -894,4 +906,95 @@ async fn a_rebuild_replays_old_schema_versions_and_old_names_through_the_upcaste
         "replayed from zero through the same upcasters"
     );
     file.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_flush_is_narrowed_down_to_the_event_and_parked() {
+    let store = MemoryStore::new();
+    seed(&store, 30).await;
+    let totals = Totals {
+        fail_in_flush: true,
+        ..Totals::default()
+    };
+    totals.poison.lock().unwrap().push(Position(13));
+    totals.broken.store(true, Ordering::SeqCst);
+    let mut runner = ProjectionRunner::new(store.clone(), store.clone(), totals.clone())
+        .batch_size(8)
+        .error_policy(quick_policy().park());
+    runner
+        .run_until(tokio::time::sleep(Duration::from_millis(500)))
+        .await
+        .unwrap();
+    let parked = runner.parked().await.unwrap();
+    assert_eq!(
+        parked.iter().map(|p| p.position()).collect::<Vec<_>>(),
+        vec![Position(13)],
+        "only the event whose flush fails is parked"
+    );
+    assert!(parked[0].error.contains("cannot flush position 13"));
+    assert_eq!(runner.status().checkpoint, last_deposit(&store).await);
+    assert_eq!(totals.handled.load(Ordering::SeqCst), 29);
+}
+
+/// Leases that the test can take away from their holder.
+#[derive(Clone, Default)]
+struct RevocableLeases {
+    revoked: Arc<AtomicBool>,
+    granted: Arc<AtomicU64>,
+}
+
+struct RevocableLease(Arc<AtomicBool>);
+
+#[async_trait]
+impl es_core::Lease for RevocableLease {
+    async fn is_held(&mut self) -> Result<bool, es_core::StoreError> {
+        Ok(!self.0.load(Ordering::SeqCst))
+    }
+    async fn release(self: Box<Self>) -> Result<(), es_core::StoreError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl es_core::LeaseProvider for RevocableLeases {
+    async fn try_acquire(
+        &self,
+        _projection: &str,
+    ) -> Result<Option<Box<dyn es_core::Lease>>, es_core::StoreError> {
+        if self.revoked.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        self.granted.fetch_add(1, Ordering::SeqCst);
+        Ok(Some(Box::new(RevocableLease(self.revoked.clone()))))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_that_loses_its_lease_stops_working_until_it_gets_it_back() {
+    let store = MemoryStore::new();
+    seed(&store, 10).await;
+    let leases = RevocableLeases::default();
+    let totals = Totals::default();
+    let handle = ProjectionRunner::new(store.clone(), store.clone(), totals.clone())
+        .lease(leases.clone(), Duration::from_millis(20))
+        .spawn();
+    caught_up(&handle, last_deposit(&store).await).await;
+
+    leases.revoked.store(true, Ordering::SeqCst);
+    handle.wait_for(|s| s.state == RunnerState::Standby).await;
+    assert_eq!(handle.status().state, RunnerState::Standby);
+    seed(&store, 5).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        totals.handled.load(Ordering::SeqCst),
+        10,
+        "no work without the lease"
+    );
+
+    leases.revoked.store(false, Ordering::SeqCst);
+    caught_up(&handle, last_deposit(&store).await).await;
+    handle.stop().await.unwrap();
+    assert_eq!(totals.handled.load(Ordering::SeqCst), 15);
+    assert_eq!(leases.granted.load(Ordering::SeqCst), 2);
+    assert_eq!(totals.balances(), fold_of_log(&store).await);
 }
