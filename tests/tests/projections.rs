@@ -222,6 +222,23 @@ async fn last_deposit(store: &impl EventStore) -> Checkpoint {
         .unwrap_or_default()
 }
 
+/// A shutdown signal for `run_until`: fires once the stored checkpoint of `projection` reaches
+/// `target`, or after a minute (the test's own assertions then fail).
+async fn at_checkpoint(
+    store: impl es_core::CheckpointStore,
+    projection: &'static str,
+    target: Checkpoint,
+) {
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        let stored = store.load_checkpoint(projection).await.ok().flatten();
+        if stored.is_some_and(|c| c >= target) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 async fn caught_up(handle: &ProjectionHandle, to: Checkpoint) {
     let status = tokio::time::timeout(
         Duration::from_secs(120),
@@ -383,9 +400,7 @@ async fn sqlite_rebuild_resets_the_read_model_and_replays_from_zero() {
         SqlBalances::new("balances"),
     );
     runner
-        .run_until(async {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        })
+        .run_until(at_checkpoint(file.store.clone(), "balances", last))
         .await
         .unwrap();
     assert_eq!(runner.status().checkpoint, last);
@@ -608,7 +623,7 @@ async fn the_default_policy_stops_with_the_failing_event_after_the_retries() {
 
 /// Parks, lists and retries dead letters on any projection store.
 async fn park_list_and_retry<P: ProjectionStore<Tx = ()> + Clone + 'static>(
-    store: impl EventStore + Clone + 'static,
+    store: impl EventStore + es_core::CheckpointStore + Clone + 'static,
     projection_store: P,
 ) {
     seed(&store, 30).await;
@@ -623,16 +638,11 @@ async fn park_list_and_retry<P: ProjectionStore<Tx = ()> + Clone + 'static>(
         .batch_size(4)
         .error_policy(quick_policy().park());
     let last = last_deposit(&store).await;
-    let status = {
-        let handle = runner;
-        let mut handle = handle;
-        let stop = async {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        };
-        handle.run_until(stop).await.unwrap();
-        runner = handle;
-        runner.status()
-    };
+    runner
+        .run_until(at_checkpoint(store.clone(), "totals", last))
+        .await
+        .unwrap();
+    let status = runner.status();
     assert_eq!(status.checkpoint, last, "went on past the parked events");
 
     let parked = runner.parked().await.unwrap();
@@ -678,8 +688,9 @@ async fn memory_rebuild_calls_on_reset_and_replays() {
     seed(&store, 25).await;
     let totals = Totals::default();
     let mut runner = ProjectionRunner::new(store.clone(), store.clone(), totals.clone());
+    let last = last_deposit(&store).await;
     runner
-        .run_until(tokio::time::sleep(Duration::from_millis(200)))
+        .run_until(at_checkpoint(store.clone(), "totals", last))
         .await
         .unwrap();
     assert_eq!(totals.handled.load(Ordering::SeqCst), 25);
@@ -687,7 +698,7 @@ async fn memory_rebuild_calls_on_reset_and_replays() {
     assert_eq!(totals.resets.load(Ordering::SeqCst), 1);
     assert!(totals.balances().is_empty());
     runner
-        .run_until(tokio::time::sleep(Duration::from_millis(200)))
+        .run_until(at_checkpoint(store.clone(), "totals", last))
         .await
         .unwrap();
     assert_eq!(
@@ -891,14 +902,15 @@ async fn a_rebuild_replays_old_schema_versions_and_old_names_through_the_upcaste
         AtLeastOnce(file.store.clone()),
         UpcastTotal::default(),
     );
-    let stop = tokio::time::sleep(Duration::from_millis(300));
+    let last = Checkpoint::new(0, Position(3));
+    let stop = at_checkpoint(file.store.clone(), "upcast-total", last);
     runner.run_until(stop).await.unwrap();
     assert_eq!(runner.handler().0, 23);
     assert_eq!(runner.status().checkpoint.position, Position(3));
 
     runner.rebuild().await.unwrap();
     assert_eq!(runner.handler().0, 0, "on_reset ran");
-    let stop = tokio::time::sleep(Duration::from_millis(300));
+    let stop = at_checkpoint(file.store.clone(), "upcast-total", last);
     runner.run_until(stop).await.unwrap();
     assert_eq!(
         runner.handler().0,
@@ -921,8 +933,9 @@ async fn a_failing_flush_is_narrowed_down_to_the_event_and_parked() {
     let mut runner = ProjectionRunner::new(store.clone(), store.clone(), totals.clone())
         .batch_size(8)
         .error_policy(quick_policy().park());
+    let last = last_deposit(&store).await;
     runner
-        .run_until(tokio::time::sleep(Duration::from_millis(500)))
+        .run_until(at_checkpoint(store.clone(), "totals", last))
         .await
         .unwrap();
     let parked = runner.parked().await.unwrap();
@@ -932,7 +945,7 @@ async fn a_failing_flush_is_narrowed_down_to_the_event_and_parked() {
         "only the event whose flush fails is parked"
     );
     assert!(parked[0].error.contains("cannot flush position 13"));
-    assert_eq!(runner.status().checkpoint, last_deposit(&store).await);
+    assert_eq!(runner.status().checkpoint, last);
     assert_eq!(totals.handled.load(Ordering::SeqCst), 29);
 }
 

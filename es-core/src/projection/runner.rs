@@ -605,6 +605,10 @@ where
                 Processed::Committed(next) => {
                     checkpoint = next;
                     narrow = false;
+                    if next.position > self.status.get().head {
+                        // The known head is stale: the lag would read 0 while it is not.
+                        self.refresh_head().await;
+                    }
                 }
                 Processed::Moved(stored) => {
                     tracing::warn!(projection = %self.name, expected = %checkpoint, stored = %stored,
