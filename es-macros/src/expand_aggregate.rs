@@ -14,9 +14,10 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let mut errors = Errors::default();
     let agg = AggregateInput::parse(input, &mut errors);
     valid::aggregate(&agg, &mut errors);
-    errors.finish()?;
-    let Some(events) = &agg.attr.events else {
-        return Ok(TokenStream::new());
+    let checked = errors.finish();
+    // A struct with a wrong key still gets its impl, so its uses do not add errors on top.
+    let (Some(events), syn::Data::Struct(_)) = (&agg.attr.events, &input.data) else {
+        return checked.map(|()| TokenStream::new());
     };
     let krate = agg.attr.krate.clone().unwrap_or_else(default_crate);
     let ident = &input.ident;
@@ -78,7 +79,9 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             }
         }
     };
+    let error = checked.err().map(syn::Error::into_compile_error);
     Ok(quote! {
+        #error
         const _: () = {
             #aggregate_impl
 

@@ -22,11 +22,25 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
         Some(EventInput::Set(s)) => valid::event_set(s, &mut errors),
         None => {}
     }
-    errors.finish()?;
-    Ok(match parsed {
-        Some(EventInput::Struct(s)) => event_struct(&s),
-        Some(EventInput::Set(s)) => event_set(&s),
-        None => TokenStream::new(),
+    let checked = errors.finish();
+    // A struct with a wrong attribute still gets its impls (without upcasting), so its uses do
+    // not add errors on top of the real one.
+    let code = match parsed {
+        Some(EventInput::Struct(mut s)) => {
+            if checked.is_err() {
+                s.attr.upcasts.clear();
+            }
+            event_struct(&s)
+        }
+        Some(EventInput::Set(s)) if checked.is_ok() => event_set(&s),
+        _ => TokenStream::new(),
+    };
+    Ok(match checked {
+        Ok(()) => code,
+        Err(error) => {
+            let error = error.into_compile_error();
+            quote!(#error #code)
+        }
     })
 }
 

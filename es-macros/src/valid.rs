@@ -38,6 +38,12 @@ pub(crate) fn event_struct(event: &EventStruct<'_>, errors: &mut Errors) {
             "schema versions start at 1: write `version = 1` (or leave it out) for an event that never changed shape",
         );
     }
+    if let Some(name) = &attr.name {
+        check_name(name, "event", "account.opened", errors);
+    }
+    for alias in &attr.aliases {
+        check_name(alias, "alias", "account.opened.v0", errors);
+    }
     let name = attr
         .name
         .as_ref()
@@ -140,6 +146,27 @@ pub(crate) fn event_struct(event: &EventStruct<'_>, errors: &mut Errors) {
     }
 }
 
+/// A stored name must be non-empty, printable text.
+fn check_name(name: &syn::LitStr, what: &str, example: &str, errors: &mut Errors) {
+    let value = name.value();
+    if value.trim().is_empty() {
+        let role = if what == "aggregate" {
+            "it starts the name of every stream of this aggregate"
+        } else {
+            "it is stored with every event"
+        };
+        errors.error(
+            name,
+            format!("an {what} name cannot be empty ({role}): write for example `\"{example}\"`"),
+        );
+    } else if value.chars().any(char::is_control) {
+        errors.error(
+            name,
+            format!("an {what} name cannot contain control characters"),
+        );
+    }
+}
+
 /// Checks an event set.
 pub(crate) fn event_set(set: &EventSet<'_>, errors: &mut Errors) {
     if let Some(span) = set.attr.struct_only_key {
@@ -176,6 +203,9 @@ pub(crate) fn aggregate(agg: &AggregateInput<'_>, errors: &mut Errors) {
             ),
         ),
         syn::Data::Union(u) => errors.error(u.union_token, "`#[derive(Aggregate)]` goes on a struct, not a union"),
+    }
+    if let Some(name) = &agg.attr.name {
+        check_name(name, "aggregate", "account", errors);
     }
     if agg.attr.events.is_none() {
         let message = format!(
