@@ -150,10 +150,10 @@ pub use async_trait::async_trait;
 /// ```
 pub mod prelude {
     pub use crate::{
-        Aggregate, Checkpoint, CheckpointStore, DomainEvent, Event, EventEnvelope, EventHandler,
-        EventMeta, EventStore, ExecuteError, ExpectedVersion, Handle, Metadata, Position,
-        Projection, ProjectionRunner, ProjectionStore, ReadAll, Repository, SnapshotStore,
-        StreamId, Version, async_trait,
+        Aggregate, Checkpoint, CheckpointStore, DomainEvent, ErrorPolicy, Event, EventEnvelope,
+        EventHandler, EventMeta, EventStore, ExecuteError, ExpectedVersion, Handle, Metadata,
+        Position, Projection, ProjectionRunner, ProjectionStore, ReadAll, Repository,
+        SnapshotStore, StreamId, SubscriptionBuilder, Version, async_trait,
     };
     // `Aggregate` and `DomainEvent` above bring the derive macros of the same names too.
     // `Apply` stays out: with `Aggregate` in scope, `state.apply(&event)` would be ambiguous.

@@ -69,7 +69,9 @@ impl<S: EventStore + 'static> SubscriptionBuilder<S> {
         self
     }
 
-    /// Starts after the newest event stored now: only later appends are delivered.
+    /// Starts after the newest event stored now ([`EventStore::head_checkpoint`]): later appends
+    /// are all delivered. On PostgreSQL, while older transactions are still running on the
+    /// server, a few events committed just before the call may be delivered too: never fewer.
     pub async fn from_now(mut self) -> Result<Self, StoreError> {
         self.after = self.store.head_checkpoint().await?;
         Ok(self)

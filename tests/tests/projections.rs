@@ -222,6 +222,23 @@ async fn last_deposit(store: &impl EventStore) -> Checkpoint {
         .unwrap_or_default()
 }
 
+/// A shutdown signal for `run_until`: fires once the stored checkpoint of `projection` reaches
+/// `target`, or after a minute (the test's own assertions then fail).
+async fn at_checkpoint(
+    store: impl es_core::CheckpointStore,
+    projection: &'static str,
+    target: Checkpoint,
+) {
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        let stored = store.load_checkpoint(projection).await.ok().flatten();
+        if stored.is_some_and(|c| c >= target) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 async fn caught_up(handle: &ProjectionHandle, to: Checkpoint) {
     let status = tokio::time::timeout(
         Duration::from_secs(120),
@@ -383,9 +400,7 @@ async fn sqlite_rebuild_resets_the_read_model_and_replays_from_zero() {
         SqlBalances::new("balances"),
     );
     runner
-        .run_until(async {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        })
+        .run_until(at_checkpoint(file.store.clone(), "balances", last))
         .await
         .unwrap();
     assert_eq!(runner.status().checkpoint, last);
@@ -429,7 +444,9 @@ impl LoadCheckpoint for SqliteStore {
 /// counted twice.
 #[derive(Clone, Default)]
 struct Totals {
-    pending: Vec<(String, i64)>,
+    pending: Vec<(String, i64, Position)>,
+    /// Fail in `flush` (which cannot say which event is at fault) instead of in `handle`.
+    fail_in_flush: bool,
     balances: Arc<Mutex<HashMap<String, i64>>>,
     handled: Arc<AtomicU64>,
     poison: Arc<Mutex<Vec<Position>>>,
@@ -450,7 +467,8 @@ impl EventHandler for Totals {
     }
 
     async fn handle(&mut self, event: &RecordedEvent, _: &mut ()) -> Result<(), HandlerError> {
-        if self.broken.load(Ordering::SeqCst)
+        if !self.fail_in_flush
+            && self.broken.load(Ordering::SeqCst)
             && self.poison.lock().unwrap().contains(&event.meta.position)
         {
             return Err(HandlerError::failed(format!(
@@ -459,8 +477,11 @@ impl EventHandler for Totals {
             )));
         }
         let amount = event.decode::<Deposited>()?.event.amount;
-        self.pending
-            .push((event.meta.stream_id.to_string(), amount));
+        self.pending.push((
+            event.meta.stream_id.to_string(),
+            amount,
+            event.meta.position,
+        ));
         Ok(())
     }
 }
@@ -472,8 +493,14 @@ impl Projection for Totals {
     }
 
     async fn flush(&mut self, _: &mut ()) -> Result<(), HandlerError> {
+        if self.fail_in_flush && self.broken.load(Ordering::SeqCst) {
+            let poison = self.poison.lock().unwrap();
+            if let Some((_, _, at)) = self.pending.iter().find(|p| poison.contains(&p.2)) {
+                return Err(HandlerError::failed(format!("cannot flush position {at}")));
+            }
+        }
         let mut balances = self.balances.lock().unwrap();
-        for (account, amount) in self.pending.drain(..) {
+        for (account, amount, _) in self.pending.drain(..) {
             *balances.entry(account).or_insert(0) += amount;
             self.handled.fetch_add(1, Ordering::SeqCst);
         }
@@ -596,7 +623,7 @@ async fn the_default_policy_stops_with_the_failing_event_after_the_retries() {
 
 /// Parks, lists and retries dead letters on any projection store.
 async fn park_list_and_retry<P: ProjectionStore<Tx = ()> + Clone + 'static>(
-    store: impl EventStore + Clone + 'static,
+    store: impl EventStore + es_core::CheckpointStore + Clone + 'static,
     projection_store: P,
 ) {
     seed(&store, 30).await;
@@ -611,16 +638,11 @@ async fn park_list_and_retry<P: ProjectionStore<Tx = ()> + Clone + 'static>(
         .batch_size(4)
         .error_policy(quick_policy().park());
     let last = last_deposit(&store).await;
-    let status = {
-        let handle = runner;
-        let mut handle = handle;
-        let stop = async {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        };
-        handle.run_until(stop).await.unwrap();
-        runner = handle;
-        runner.status()
-    };
+    runner
+        .run_until(at_checkpoint(store.clone(), "totals", last))
+        .await
+        .unwrap();
+    let status = runner.status();
     assert_eq!(status.checkpoint, last, "went on past the parked events");
 
     let parked = runner.parked().await.unwrap();
@@ -666,8 +688,9 @@ async fn memory_rebuild_calls_on_reset_and_replays() {
     seed(&store, 25).await;
     let totals = Totals::default();
     let mut runner = ProjectionRunner::new(store.clone(), store.clone(), totals.clone());
+    let last = last_deposit(&store).await;
     runner
-        .run_until(tokio::time::sleep(Duration::from_millis(200)))
+        .run_until(at_checkpoint(store.clone(), "totals", last))
         .await
         .unwrap();
     assert_eq!(totals.handled.load(Ordering::SeqCst), 25);
@@ -675,7 +698,7 @@ async fn memory_rebuild_calls_on_reset_and_replays() {
     assert_eq!(totals.resets.load(Ordering::SeqCst), 1);
     assert!(totals.balances().is_empty());
     runner
-        .run_until(tokio::time::sleep(Duration::from_millis(200)))
+        .run_until(at_checkpoint(store.clone(), "totals", last))
         .await
         .unwrap();
     assert_eq!(
@@ -879,14 +902,15 @@ async fn a_rebuild_replays_old_schema_versions_and_old_names_through_the_upcaste
         AtLeastOnce(file.store.clone()),
         UpcastTotal::default(),
     );
-    let stop = tokio::time::sleep(Duration::from_millis(300));
+    let last = Checkpoint::new(0, Position(3));
+    let stop = at_checkpoint(file.store.clone(), "upcast-total", last);
     runner.run_until(stop).await.unwrap();
     assert_eq!(runner.handler().0, 23);
     assert_eq!(runner.status().checkpoint.position, Position(3));
 
     runner.rebuild().await.unwrap();
     assert_eq!(runner.handler().0, 0, "on_reset ran");
-    let stop = tokio::time::sleep(Duration::from_millis(300));
+    let stop = at_checkpoint(file.store.clone(), "upcast-total", last);
     runner.run_until(stop).await.unwrap();
     assert_eq!(
         runner.handler().0,
@@ -894,4 +918,96 @@ async fn a_rebuild_replays_old_schema_versions_and_old_names_through_the_upcaste
         "replayed from zero through the same upcasters"
     );
     file.remove().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_flush_is_narrowed_down_to_the_event_and_parked() {
+    let store = MemoryStore::new();
+    seed(&store, 30).await;
+    let totals = Totals {
+        fail_in_flush: true,
+        ..Totals::default()
+    };
+    totals.poison.lock().unwrap().push(Position(13));
+    totals.broken.store(true, Ordering::SeqCst);
+    let mut runner = ProjectionRunner::new(store.clone(), store.clone(), totals.clone())
+        .batch_size(8)
+        .error_policy(quick_policy().park());
+    let last = last_deposit(&store).await;
+    runner
+        .run_until(at_checkpoint(store.clone(), "totals", last))
+        .await
+        .unwrap();
+    let parked = runner.parked().await.unwrap();
+    assert_eq!(
+        parked.iter().map(|p| p.position()).collect::<Vec<_>>(),
+        vec![Position(13)],
+        "only the event whose flush fails is parked"
+    );
+    assert!(parked[0].error.contains("cannot flush position 13"));
+    assert_eq!(runner.status().checkpoint, last);
+    assert_eq!(totals.handled.load(Ordering::SeqCst), 29);
+}
+
+/// Leases that the test can take away from their holder.
+#[derive(Clone, Default)]
+struct RevocableLeases {
+    revoked: Arc<AtomicBool>,
+    granted: Arc<AtomicU64>,
+}
+
+struct RevocableLease(Arc<AtomicBool>);
+
+#[async_trait]
+impl es_core::Lease for RevocableLease {
+    async fn is_held(&mut self) -> Result<bool, es_core::StoreError> {
+        Ok(!self.0.load(Ordering::SeqCst))
+    }
+    async fn release(self: Box<Self>) -> Result<(), es_core::StoreError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl es_core::LeaseProvider for RevocableLeases {
+    async fn try_acquire(
+        &self,
+        _projection: &str,
+    ) -> Result<Option<Box<dyn es_core::Lease>>, es_core::StoreError> {
+        if self.revoked.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        self.granted.fetch_add(1, Ordering::SeqCst);
+        Ok(Some(Box::new(RevocableLease(self.revoked.clone()))))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_that_loses_its_lease_stops_working_until_it_gets_it_back() {
+    let store = MemoryStore::new();
+    seed(&store, 10).await;
+    let leases = RevocableLeases::default();
+    let totals = Totals::default();
+    let handle = ProjectionRunner::new(store.clone(), store.clone(), totals.clone())
+        .lease(leases.clone(), Duration::from_millis(20))
+        .spawn();
+    caught_up(&handle, last_deposit(&store).await).await;
+
+    leases.revoked.store(true, Ordering::SeqCst);
+    handle.wait_for(|s| s.state == RunnerState::Standby).await;
+    assert_eq!(handle.status().state, RunnerState::Standby);
+    seed(&store, 5).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        totals.handled.load(Ordering::SeqCst),
+        10,
+        "no work without the lease"
+    );
+
+    leases.revoked.store(false, Ordering::SeqCst);
+    caught_up(&handle, last_deposit(&store).await).await;
+    handle.stop().await.unwrap();
+    assert_eq!(totals.handled.load(Ordering::SeqCst), 15);
+    assert_eq!(leases.granted.load(Ordering::SeqCst), 2);
+    assert_eq!(totals.balances(), fold_of_log(&store).await);
 }

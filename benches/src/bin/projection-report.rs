@@ -8,6 +8,7 @@
 //! DATABASE_URL=postgres://postgres@127.0.0.1:5432/es_test \
 //!   cargo run --release -p es-bench --bin projection-report            # and PostgreSQL
 //! cargo run --release -p es-bench --bin projection-report -- 200000  # another event count
+//! cargo run --release -p es-bench --bin projection-report -- --no-analyze  # no ANALYZE after the load
 //! ```
 //!
 //! Prints events/s for a few batch sizes. On PostgreSQL it works in a fresh schema, dropped at the
@@ -211,10 +212,10 @@ impl<'c> Projection<PgTx<'c>> for PgBalances {
     }
 }
 
-async fn postgres(url: &str, events: usize) -> Result<(), Error> {
+async fn postgres(url: &str, events: usize, analyze: bool) -> Result<(), Error> {
     let schema = format!("es_bench_{}", uuid::Uuid::now_v7().simple());
     let store = PgStore::builder().schema(&schema).connect(url).await?;
-    let result = postgres_in(&store, events).await;
+    let result = postgres_in(&store, events, analyze).await;
     sqlx::query(AssertSqlSafe(format!(
         "DROP SCHEMA {} CASCADE",
         store.schema().quoted()
@@ -225,7 +226,7 @@ async fn postgres(url: &str, events: usize) -> Result<(), Error> {
     result
 }
 
-async fn postgres_in(store: &PgStore, events: usize) -> Result<(), Error> {
+async fn postgres_in(store: &PgStore, events: usize, analyze: bool) -> Result<(), Error> {
     let s = store.schema().quoted();
     sqlx::query(AssertSqlSafe(format!(
         "CREATE TABLE {s}.balances (account text PRIMARY KEY, balance bigint NOT NULL)"
@@ -236,9 +237,11 @@ async fn postgres_in(store: &PgStore, events: usize) -> Result<(), Error> {
     seed(store, events).await?;
     // What autovacuum does soon after a bulk load; without statistics the planner takes the
     // freshly loaded table for a few rows and sorts every event of the type for each page.
-    sqlx::query(AssertSqlSafe(format!("ANALYZE {s}.es_events")))
-        .execute(store.pool())
-        .await?;
+    if analyze {
+        sqlx::query(AssertSqlSafe(format!("ANALYZE {s}.es_events")))
+            .execute(store.pool())
+            .await?;
+    }
     println!(
         "PostgreSQL: stored {events} events in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -289,13 +292,15 @@ async fn main() -> Result<(), Error> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
-    let events = match std::env::args().nth(1) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let analyze = !args.iter().any(|a| a == "--no-analyze");
+    let events = match args.iter().find(|a| !a.starts_with("--")) {
         Some(n) => n.parse()?,
         None => 100_000,
     };
     sqlite(events).await?;
     match std::env::var("DATABASE_URL") {
-        Ok(url) => postgres(&url, events).await,
+        Ok(url) => postgres(&url, events, analyze).await,
         Err(_) => {
             println!("PostgreSQL: skipped (set DATABASE_URL to measure it)");
             Ok(())

@@ -336,6 +336,8 @@ where
 
     /// Resets the projection for a rebuild: calls the handler's `on_reset`, forgets the checkpoint
     /// and the dead letters, all in one unit of work. The next run replays the log from the start.
+    /// Runners of the projection still running elsewhere see their checkpoint move back at their
+    /// next batch and replay from the start as well (their in-memory state is theirs to reset).
     pub async fn rebuild(&mut self) -> Result<(), ProjectionError> {
         let mut tx = self.store.begin().await.map_err(|e| self.store_error(e))?;
         if let Err(source) = self.handler.on_reset(&mut tx).await {
@@ -603,6 +605,10 @@ where
                 Processed::Committed(next) => {
                     checkpoint = next;
                     narrow = false;
+                    if next.position > self.status.get().head {
+                        // The known head is stale: the lag would read 0 while it is not.
+                        self.refresh_head().await;
+                    }
                 }
                 Processed::Moved(stored) => {
                     tracing::warn!(projection = %self.name, expected = %checkpoint, stored = %stored,
@@ -728,7 +734,8 @@ where
                         event_type = %event.meta.event_type, "parking an event that keeps failing");
                     match self.apply(&batch[..=i], checkpoint, Some(message)).await {
                         Ok(next) => {
-                            self.status.record_batch(i as u64 + 1, next);
+                            // The parked event is not counted as handled.
+                            self.status.record_batch(i as u64, next);
                             Ok(Processed::Committed(next))
                         }
                         Err(BatchError::Moved(stored)) => Ok(Processed::Moved(stored)),
