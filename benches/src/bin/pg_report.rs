@@ -171,7 +171,7 @@ async fn raw_batch_inserts(pool: &PgPool, schema: &str) -> Result<f64, BoxError>
     let insert = format!(
         "INSERT INTO \"{schema}\".raw_events (stream_id, version, event_type, payload, metadata)
          SELECT 'raw-batches', $1 + e.ord, 'account.deposited', e.p::jsonb, e.m::jsonb
-         FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS e(p, m)"
+         FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS e(p, m, ord)"
     );
     let mut base = 0i64;
     let mut run = async |batches: usize| -> Result<(), BoxError> {
