@@ -1,1 +1,3 @@
 //! Shared set-up for the benchmarks and report binaries of `es`.
+
+pub mod dispatch;

@@ -61,6 +61,11 @@ pub trait DomainEvent: Sized + Send + Sync + 'static {
 /// let old = Deposited::from_payload("account.deposited", 1, serde_json::json!({ "cents": 5 })).unwrap();
 /// assert_eq!(old, Deposited { amount: 5 });
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an event",
+    label = "`{Self}` has no `#[derive(DomainEvent)]`",
+    note = "derive it: `#[derive(Serialize, Deserialize, DomainEvent)] struct {Self} {{ ... }}`"
+)]
 pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The stable, stored name.
     const NAME: &'static str;

@@ -36,6 +36,11 @@ pub trait EventHandler<Ctx: Send + ?Sized = ()>: Send {
 }
 
 /// What an event handler method may return: `()` or `Result<(), E>`.
+#[diagnostic::on_unimplemented(
+    message = "an event handler cannot return `{Self}`",
+    label = "an event handler returns `()` or `Result<(), E>`",
+    note = "return nothing, or `Result<(), E>` where `E` is an error type (`Into<Box<dyn Error + Send + Sync>>`)"
+)]
 pub trait IntoHandlerResult {
     /// Converts to the handler result.
     fn into_handler_result(self) -> Result<(), HandlerError>;

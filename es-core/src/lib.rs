@@ -55,8 +55,10 @@ mod handler;
 mod id;
 mod memory;
 mod metadata;
+pub mod projection;
 mod repository;
 mod store;
+pub mod subscription;
 pub mod testing;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -76,22 +78,93 @@ pub use id::{
 };
 pub use memory::MemoryStore;
 pub use metadata::Metadata;
+pub use projection::{
+    AtLeastOnce, ErrorPolicy, Lease, LeaseProvider, LocalLeases, OnFailure, ParkedEvent,
+    Projection, ProjectionError, ProjectionHandle, ProjectionRunner, ProjectionStatus,
+    ProjectionStore, RetryReport, RunnerState, Wakeup,
+};
 pub use repository::{DEFAULT_MAX_RETRIES, Executed, Loaded, Repository};
 pub use store::{CheckpointStore, EventStore, EventStream, ReadAll, Snapshot, SnapshotStore};
+pub use subscription::{Subscription, SubscriptionBuilder};
+
+/// The `async_trait` attribute, for implementing the object-safe async traits ([`EventStore`],
+/// [`EventHandler`], [`Projection`] hooks, ...) without another dependency.
+pub use async_trait::async_trait;
 
 /// Everything an application needs in scope: the traits, the main types and (feature `derive`)
 /// the macros.
+///
+/// ```
+/// use es_core::prelude::*;
+/// use es_core::MemoryStore;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DomainEvent)]
+/// #[event(name = "account.deposited", version = 2, upcast(from = 1, with = cents_to_amount))]
+/// struct Deposited { amount: i64 }
+///
+/// fn cents_to_amount(v1: serde_json::Value) -> Result<serde_json::Value, String> {
+///     Ok(serde_json::json!({ "amount": v1["cents"] }))
+/// }
+///
+/// #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DomainEvent)]
+/// #[event(name = "account.withdrawn")]
+/// struct Withdrawn { amount: i64 }
+///
+/// #[derive(Debug, Clone, PartialEq, DomainEvent)]
+/// enum AccountEvent { Deposited(Deposited), Withdrawn(Withdrawn) }
+///
+/// #[derive(Debug, Default, Aggregate)]
+/// #[aggregate(name = "account", events = AccountEvent)]
+/// struct Account { balance: i64 }
+///
+/// #[event_handler]
+/// impl Account {
+///     fn deposited(&mut self, e: &Deposited) { self.balance += e.amount }
+///     fn withdrawn(&mut self, e: &Withdrawn) { self.balance -= e.amount }
+/// }
+///
+/// #[derive(Clone)]
+/// struct Withdraw(i64);
+///
+/// #[command_handler]
+/// impl Account {
+///     fn withdraw(&self, cmd: Withdraw) -> Result<Withdrawn, String> {
+///         if cmd.0 > self.balance { return Err("insufficient funds".into()) }
+///         Ok(Withdrawn { amount: cmd.0 })
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = MemoryStore::new();
+/// let stream = StreamId::for_aggregate("account", "a").unwrap();
+/// // An event stored by older code, in schema version 1:
+/// let v1 = es_core::NewEvent::raw("account.deposited", 1, serde_json::json!({ "cents": 70 }));
+/// store.append(&stream, ExpectedVersion::NoStream, vec![v1]).await.unwrap();
+///
+/// let accounts = Repository::<Account, _>::new(store);
+/// accounts.execute("a", Withdraw(20)).await.unwrap();
+/// assert_eq!(accounts.load("a").await.unwrap().balance, 50);
+/// assert!(accounts.execute("a", Withdraw(100)).await.is_err());
+/// # });
+/// ```
 pub mod prelude {
     pub use crate::{
-        Aggregate, Apply, Checkpoint, CheckpointStore, DomainEvent, Event, EventEnvelope,
-        EventHandler, EventMeta, EventStore, ExecuteError, ExpectedVersion, Handle, Metadata,
-        Position, ReadAll, Repository, SnapshotStore, StreamId, Version,
+        Aggregate, Checkpoint, CheckpointStore, DomainEvent, Event, EventEnvelope, EventHandler,
+        EventMeta, EventStore, ExecuteError, ExpectedVersion, Handle, Metadata, Position,
+        Projection, ProjectionRunner, ProjectionStore, ReadAll, Repository, SnapshotStore,
+        StreamId, Version, async_trait,
     };
+    // `Aggregate` and `DomainEvent` above bring the derive macros of the same names too.
+    // `Apply` stays out: with `Aggregate` in scope, `state.apply(&event)` would be ambiguous.
+    #[cfg(feature = "derive")]
+    pub use crate::{command_handler, event_handler};
 }
+
+#[cfg(feature = "derive")]
+pub use es_macros::{Aggregate, DomainEvent, command_handler, event_handler};
 
 /// Items used by the code the macros generate. Not a public API.
 #[doc(hidden)]
-pub mod __private {
-    pub use async_trait::async_trait;
-    pub use serde_json;
-}
+#[path = "private.rs"]
+pub mod __private;

@@ -3,6 +3,7 @@
 use crate::envelope::{AppendResult, AppendedEvent, EventMeta, NewEvent, RecordedEvent};
 use crate::error::StoreError;
 use crate::id::{Checkpoint, EventId, ExpectedVersion, Position, StreamId, Version};
+use crate::projection::{ParkedEvent, ProjectionStore};
 use crate::store::{CheckpointStore, EventStore, EventStream, ReadAll, Snapshot, SnapshotStore};
 use async_trait::async_trait;
 use chrono::Utc;
@@ -40,6 +41,8 @@ struct Data {
     ids: HashMap<EventId, usize>,
     snapshots: HashMap<StreamId, Snapshot>,
     checkpoints: HashMap<String, Checkpoint>,
+    parked: Vec<ParkedEvent>,
+    next_parked_id: i64,
 }
 
 impl Default for MemoryStore {
@@ -251,5 +254,79 @@ impl CheckpointStore for MemoryStore {
     async fn delete_checkpoint(&self, name: &str) -> Result<(), StoreError> {
         self.write().checkpoints.remove(name);
         Ok(())
+    }
+}
+
+impl MemoryStore {
+    /// Sets a checkpoint (without going through an async trait).
+    pub(crate) fn set_checkpoint(&self, name: &str, checkpoint: Checkpoint) {
+        self.write().checkpoints.insert(name.to_owned(), checkpoint);
+    }
+}
+
+/// Projections over the in-memory store: `Tx = ()`, each call takes effect at once, so delivery is
+/// at-least-once for the handler's own effects (the checkpoint is saved after each batch).
+#[async_trait]
+impl ProjectionStore for MemoryStore {
+    type Tx = ();
+
+    async fn begin(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn commit(&self, _tx: ()) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn load_checkpoint_in(
+        &self,
+        _tx: &mut (),
+        projection: &str,
+    ) -> Result<Option<Checkpoint>, StoreError> {
+        self.load_checkpoint(projection).await
+    }
+
+    async fn save_checkpoint_in(
+        &self,
+        _tx: &mut (),
+        projection: &str,
+        checkpoint: Checkpoint,
+    ) -> Result<(), StoreError> {
+        self.save_checkpoint(projection, checkpoint).await
+    }
+
+    async fn delete_checkpoint_in(&self, _tx: &mut (), projection: &str) -> Result<(), StoreError> {
+        self.delete_checkpoint(projection).await
+    }
+
+    async fn park_in(&self, _tx: &mut (), parked: &ParkedEvent) -> Result<(), StoreError> {
+        let mut data = self.write();
+        data.next_parked_id += 1;
+        let id = data.next_parked_id;
+        data.parked.push(ParkedEvent {
+            id,
+            ..parked.clone()
+        });
+        Ok(())
+    }
+
+    async fn unpark_in(&self, _tx: &mut (), id: i64) -> Result<(), StoreError> {
+        self.write().parked.retain(|p| p.id != id);
+        Ok(())
+    }
+
+    async fn clear_parked_in(&self, _tx: &mut (), projection: &str) -> Result<(), StoreError> {
+        self.write().parked.retain(|p| p.projection != projection);
+        Ok(())
+    }
+
+    async fn parked(&self, projection: &str) -> Result<Vec<ParkedEvent>, StoreError> {
+        Ok(self
+            .read()
+            .parked
+            .iter()
+            .filter(|p| p.projection == projection)
+            .cloned()
+            .collect())
     }
 }

@@ -116,6 +116,13 @@ pub trait EventStore: Send + Sync {
     /// The highest global position stored (`Position(0)` for an empty store).
     async fn head_position(&self) -> Result<Position, StoreError>;
 
+    /// The checkpoint of the newest event of the log ([`Checkpoint::START`] if empty): a reader
+    /// starting after it sees only events appended later. The default, `(0, head_position)`, is
+    /// right for stores whose log is in position order; stores that order by commit override it.
+    async fn head_checkpoint(&self) -> Result<Checkpoint, StoreError> {
+        Ok(Checkpoint::new(0, self.head_position().await?))
+    }
+
     /// A signal that changes after every append made through this store object (and its clones),
     /// so in-process readers can wake up instead of polling. `None` if the store has none.
     fn append_signal(&self) -> Option<watch::Receiver<u64>> {
@@ -177,6 +184,9 @@ macro_rules! forward_store {
             }
             async fn head_position(&self) -> Result<Position, StoreError> {
                 (**self).head_position().await
+            }
+            async fn head_checkpoint(&self) -> Result<Checkpoint, StoreError> {
+                (**self).head_checkpoint().await
             }
             fn append_signal(&self) -> Option<watch::Receiver<u64>> {
                 (**self).append_signal()

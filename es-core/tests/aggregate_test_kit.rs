@@ -1,38 +1,32 @@
 //! The given/when/then kit checks what it claims to check, and fails when it should.
 
+use es_core::prelude::*;
 use es_core::testing::AggregateTest;
-use es_core::{Aggregate, DecodeErrorKind, Event, Handle};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// v1 stored `{"count": n}`.
+fn added_v1_to_v2(v1: serde_json::Value) -> Result<serde_json::Value, String> {
+    match v1.get("count") {
+        Some(count) => Ok(serde_json::json!({ "n": count })),
+        None => Err("a v1 `counter.added` has a `count`".to_owned()),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DomainEvent)]
+#[event(name = "counter.added", version = 2, upcast(from = 1, with = added_v1_to_v2))]
 struct Added {
     n: i64,
 }
 
-impl Event for Added {
-    const NAME: &'static str = "counter.added";
-    const VERSION: u32 = 2;
-    // v1 stored `{"count": n}`.
-    fn upcast(
-        from: u32,
-        p: serde_json::Value,
-    ) -> Result<(u32, serde_json::Value), DecodeErrorKind> {
-        match from {
-            1 => Ok((2, serde_json::json!({ "n": p["count"] }))),
-            _ => Err(DecodeErrorKind::MissingUpcast { from }),
-        }
-    }
-}
-
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Aggregate)]
+#[aggregate(name = "counter", events = Added)]
 struct Counter {
     total: i64,
 }
 
-impl Aggregate for Counter {
-    const NAME: &'static str = "counter";
-    type Event = Added;
-    fn apply(&mut self, e: &Added) {
+#[event_handler]
+impl Counter {
+    fn added(&mut self, e: &Added) {
         self.total += e.n;
     }
 }
@@ -45,13 +39,13 @@ enum CounterError {
     TooBig,
 }
 
-impl Handle<Add> for Counter {
-    type Error = CounterError;
-    async fn handle(&self, cmd: Add) -> Result<Vec<Added>, CounterError> {
+#[command_handler]
+impl Counter {
+    fn add(&self, cmd: Add) -> Result<Option<Added>, CounterError> {
         match cmd.0 {
-            0 => Ok(vec![]),
+            0 => Ok(None),
             n if self.total + n > 10 => Err(CounterError::TooBig),
-            n => Ok(vec![Added { n }]),
+            n => Ok(Some(Added { n })),
         }
     }
 }

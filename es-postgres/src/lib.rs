@@ -90,6 +90,7 @@
 
 mod error;
 mod listen;
+mod projection;
 mod row;
 mod schema;
 mod sql;

@@ -126,6 +126,9 @@ impl Statements {
         if query.recorded_until.is_some() {
             sql.push_str(&format!(" AND recorded_at < ${}", param()));
         }
+        // Qualified: a bare `tx_id` would name the output column `tx_id::text::bigint`, and
+        // sorting by that cast cannot use the (tx_id, global_position) index (a sort of every
+        // matching row per page).
         sql.push_str(" ORDER BY es_events.tx_id, es_events.global_position");
         if query.limit.is_some() {
             sql.push_str(&format!(" LIMIT ${}", param()));

@@ -566,6 +566,24 @@ impl EventStore for PgStore {
         Ok(Position(from_i64(p, "position")?))
     }
 
+    async fn head_checkpoint(&self) -> Result<Checkpoint, StoreError> {
+        // Every transaction below the horizon has ended. A reader after (horizon - 1, max) gets
+        // the events of every transaction still running or not begun yet, and possibly a few that
+        // committed just now: never fewer.
+        let horizon: Option<i64> = sqlx::query_scalar(sql(&self.shared.sql.horizon))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::database)?;
+        let horizon = match horizon {
+            Some(h) => from_i64(h, "horizon")?,
+            None => 0,
+        };
+        Ok(Checkpoint::new(
+            horizon.saturating_sub(1),
+            Position(i64::MAX as u64),
+        ))
+    }
+
     fn append_signal(&self) -> Option<watch::Receiver<u64>> {
         Some(self.shared.signal.subscribe())
     }

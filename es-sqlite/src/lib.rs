@@ -21,8 +21,10 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 mod error;
+mod projection;
 mod row;
 mod store;
 
 pub use error::OpenError;
+pub use projection::SqliteTx;
 pub use store::{MIGRATIONS_TABLE, SqliteStore};

@@ -1,26 +1,31 @@
-//! The bank example: accounts as event-sourced aggregates in an embedded SQLite file.
+//! The bank example: accounts as event-sourced aggregates, and a read model of balances that a
+//! projection keeps in the same database, exactly once.
 //!
 //! ```sh
-//! cargo run -p examples --example bank              # data in target/es-examples/bank.db
+//! cargo run -p examples --example bank              # SQLite: target/es-examples/bank.db
 //! cargo run -p examples --example bank -- --db my.db
+//! DATABASE_URL=postgres://postgres@127.0.0.1/es_test cargo run -p examples --example bank
 //! ```
 //!
+//! Without `DATABASE_URL` the events live in an embedded SQLite file; with it, in PostgreSQL
+//! (schema `bank_example`). Nothing else changes: the application code is generic over the store.
 //! Every run opens the accounts if needed, deposits and withdraws (one withdrawal is rejected for
-//! insufficient funds), prints the balances, one account's state as of an earlier version, and the
-//! account's history. A second run continues from the events the first one stored.
+//! insufficient funds), prints the balances, one account's state as of an earlier version, the
+//! account's history, and the balances read model. A second run continues from the stored events.
 
-use es_core::{
-    Aggregate, DecodeErrorKind, DomainEvent, Event, ExecuteError, Handle, Metadata, Repository,
-    Version,
-};
-use es_sqlite::SqliteStore;
+use es_core::prelude::*;
+use es_core::{Projection, ProjectionRunner, ProjectionStore, RunnerState};
+use es_postgres::{PgStore, PgTx};
+use es_sqlite::{SqliteStore, SqliteTx};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 // ---- events ---------------------------------------------------------------------------------
 
 /// Version 2 added the currency; version-1 events (owner only) are upcast on read.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DomainEvent)]
+#[event(name = "account.opened", version = 2, upcast(from = 1, with = opened_v1_to_v2))]
 struct Opened {
     owner: String,
     currency: String,
@@ -34,101 +39,30 @@ fn opened_v1_to_v2(mut v1: serde_json::Value) -> Result<serde_json::Value, Strin
     Ok(v1)
 }
 
-impl Event for Opened {
-    const NAME: &'static str = "account.opened";
-    const VERSION: u32 = 2;
-    fn upcast(
-        from: u32,
-        payload: serde_json::Value,
-    ) -> Result<(u32, serde_json::Value), DecodeErrorKind> {
-        match from {
-            1 => opened_v1_to_v2(payload)
-                .map(|p| (2, p))
-                .map_err(|message| DecodeErrorKind::Upcast { from, message }),
-            _ => Err(DecodeErrorKind::MissingUpcast { from }),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DomainEvent)]
+#[event(name = "account.deposited")]
 struct Deposited {
     amount: i64,
 }
-impl Event for Deposited {
-    const NAME: &'static str = "account.deposited";
-}
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DomainEvent)]
+#[event(name = "account.withdrawn")]
 struct Withdrawn {
     amount: i64,
 }
-impl Event for Withdrawn {
-    const NAME: &'static str = "account.withdrawn";
-}
 
 /// The event set of an account.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, DomainEvent)]
 enum AccountEvent {
     Opened(Opened),
     Deposited(Deposited),
     Withdrawn(Withdrawn),
 }
 
-macro_rules! each_variant {
-    ($self:expr, $e:ident => $body:expr) => {
-        match $self {
-            AccountEvent::Opened($e) => $body,
-            AccountEvent::Deposited($e) => $body,
-            AccountEvent::Withdrawn($e) => $body,
-        }
-    };
-}
-
-impl DomainEvent for AccountEvent {
-    fn event_types() -> Vec<&'static str> {
-        [
-            Opened::event_types(),
-            Deposited::event_types(),
-            Withdrawn::event_types(),
-        ]
-        .concat()
-    }
-    fn handles(event_type: &str) -> bool {
-        Opened::handles(event_type)
-            || Deposited::handles(event_type)
-            || Withdrawn::handles(event_type)
-    }
-    fn event_type(&self) -> &'static str {
-        each_variant!(self, e => e.event_type())
-    }
-    fn schema_version(&self) -> u32 {
-        each_variant!(self, e => e.schema_version())
-    }
-    fn to_payload(&self) -> Result<serde_json::Value, serde_json::Error> {
-        each_variant!(self, e => e.to_payload())
-    }
-    fn from_payload(
-        event_type: &str,
-        schema_version: u32,
-        payload: serde_json::Value,
-    ) -> Result<Self, DecodeErrorKind> {
-        if Opened::handles(event_type) {
-            Opened::from_payload(event_type, schema_version, payload).map(Self::Opened)
-        } else if Deposited::handles(event_type) {
-            Deposited::from_payload(event_type, schema_version, payload).map(Self::Deposited)
-        } else if Withdrawn::handles(event_type) {
-            Withdrawn::from_payload(event_type, schema_version, payload).map(Self::Withdrawn)
-        } else {
-            Err(DecodeErrorKind::UnknownType {
-                target: "AccountEvent",
-            })
-        }
-    }
-}
-
 // ---- the aggregate --------------------------------------------------------------------------
 
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize, Aggregate)]
+#[aggregate(name = "account", events = AccountEvent, snapshot_every = 100)]
 struct Account {
     open: bool,
     owner: String,
@@ -136,29 +70,20 @@ struct Account {
     balance: i64,
 }
 
-impl Aggregate for Account {
-    const NAME: &'static str = "account";
-    const SNAPSHOT_EVERY: u64 = 100;
-    type Event = AccountEvent;
-
-    fn apply(&mut self, event: &AccountEvent) {
-        match event {
-            AccountEvent::Opened(e) => {
-                self.open = true;
-                self.owner.clone_from(&e.owner);
-                self.currency.clone_from(&e.currency);
-            }
-            AccountEvent::Deposited(e) => self.balance += e.amount,
-            AccountEvent::Withdrawn(e) => self.balance -= e.amount,
-        }
+#[event_handler]
+impl Account {
+    fn opened(&mut self, e: &Opened) {
+        self.open = true;
+        self.owner.clone_from(&e.owner);
+        self.currency.clone_from(&e.currency);
     }
 
-    fn to_snapshot(&self) -> Option<Result<serde_json::Value, serde_json::Error>> {
-        Some(serde_json::to_value(self))
+    fn deposited(&mut self, e: &Deposited) {
+        self.balance += e.amount;
     }
 
-    fn from_snapshot(state: serde_json::Value) -> Option<Result<Self, serde_json::Error>> {
-        Some(serde_json::from_value(state))
+    fn withdrawn(&mut self, e: &Withdrawn) {
+        self.balance -= e.amount;
     }
 }
 
@@ -204,32 +129,24 @@ impl Account {
     }
 }
 
-impl Handle<Open> for Account {
-    type Error = AccountError;
-    async fn handle(&self, cmd: Open) -> Result<Vec<AccountEvent>, AccountError> {
+#[command_handler]
+impl Account {
+    fn open(&self, cmd: Open) -> Result<Opened, AccountError> {
         if self.open {
             return Err(AccountError::AlreadyOpen);
         }
-        Ok(vec![AccountEvent::Opened(Opened {
+        Ok(Opened {
             owner: cmd.owner,
             currency: cmd.currency,
-        })])
+        })
     }
-}
 
-impl Handle<Deposit> for Account {
-    type Error = AccountError;
-    async fn handle(&self, cmd: Deposit) -> Result<Vec<AccountEvent>, AccountError> {
+    fn deposit(&self, cmd: Deposit) -> Result<Deposited, AccountError> {
         self.check_amount(cmd.amount)?;
-        Ok(vec![AccountEvent::Deposited(Deposited {
-            amount: cmd.amount,
-        })])
+        Ok(Deposited { amount: cmd.amount })
     }
-}
 
-impl Handle<Withdraw> for Account {
-    type Error = AccountError;
-    async fn handle(&self, cmd: Withdraw) -> Result<Vec<AccountEvent>, AccountError> {
+    fn withdraw(&self, cmd: Withdraw) -> Result<Withdrawn, AccountError> {
         self.check_amount(cmd.amount)?;
         if self.balance < cmd.amount {
             return Err(AccountError::InsufficientFunds {
@@ -237,9 +154,140 @@ impl Handle<Withdraw> for Account {
                 requested: cmd.amount,
             });
         }
-        Ok(vec![AccountEvent::Withdrawn(Withdrawn {
-            amount: cmd.amount,
-        })])
+        Ok(Withdrawn { amount: cmd.amount })
+    }
+}
+
+// ---- the read model -------------------------------------------------------------------------
+
+/// Balances per account. The handler methods only add up a batch's changes in memory (they work
+/// with any store's transaction); `flush` writes them with one statement per account, in the
+/// transaction that also commits the projection's checkpoint.
+struct Balances {
+    /// The table's name, qualified as its database needs.
+    table: String,
+    pending: BTreeMap<String, i64>,
+}
+
+#[event_handler]
+impl Balances {
+    fn deposited(&mut self, e: &Deposited, meta: &EventMeta) {
+        *self.pending.entry(meta.stream_id.to_string()).or_default() += e.amount;
+    }
+
+    fn withdrawn(&mut self, e: &Withdrawn, meta: &EventMeta) {
+        *self.pending.entry(meta.stream_id.to_string()).or_default() -= e.amount;
+    }
+}
+
+/// Where the balances table lives: the same database as the events.
+trait BalanceTable: ProjectionStore {
+    fn table(&self) -> String;
+    async fn create_table(&self) -> Result<(), sqlx::Error>;
+    async fn balances(&self) -> Result<Vec<(String, i64)>, sqlx::Error>;
+}
+
+impl BalanceTable for SqliteStore {
+    fn table(&self) -> String {
+        "account_balances".into()
+    }
+
+    async fn create_table(&self) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS account_balances (account TEXT PRIMARY KEY, balance INTEGER NOT NULL)",
+        )
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn balances(&self) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        sqlx::query_as("SELECT account, balance FROM account_balances ORDER BY account")
+            .fetch_all(self.pool())
+            .await
+    }
+}
+
+#[async_trait]
+impl<'c> Projection<SqliteTx<'c>> for Balances {
+    fn name(&self) -> &str {
+        "account-balances"
+    }
+
+    async fn flush(&mut self, tx: &mut SqliteTx<'c>) -> Result<(), es_core::HandlerError> {
+        for (account, delta) in std::mem::take(&mut self.pending) {
+            sqlx::query(
+                "INSERT INTO account_balances (account, balance) VALUES (?1, ?2)
+                 ON CONFLICT (account) DO UPDATE SET balance = balance + excluded.balance",
+            )
+            .bind(account)
+            .bind(delta)
+            .execute(&mut **tx)
+            .await
+            .map_err(es_core::HandlerError::failed)?;
+        }
+        Ok(())
+    }
+
+    fn on_abort(&mut self) {
+        self.pending.clear();
+    }
+}
+
+impl BalanceTable for PgStore {
+    fn table(&self) -> String {
+        format!("{}.account_balances", self.schema().quoted())
+    }
+
+    async fn create_table(&self) -> Result<(), sqlx::Error> {
+        let sql = format!(
+            "CREATE TABLE IF NOT EXISTS {} (account text PRIMARY KEY, balance bigint NOT NULL)",
+            self.table()
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn balances(&self) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        let sql = format!(
+            "SELECT account, balance FROM {} ORDER BY account",
+            self.table()
+        );
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(self.pool())
+            .await
+    }
+}
+
+#[async_trait]
+impl<'c> Projection<PgTx<'c>> for Balances {
+    fn name(&self) -> &str {
+        "account-balances"
+    }
+
+    /// One statement for the whole batch: the accounts and their changes as two arrays.
+    async fn flush(&mut self, tx: &mut PgTx<'c>) -> Result<(), es_core::HandlerError> {
+        let (accounts, deltas): (Vec<String>, Vec<i64>) =
+            std::mem::take(&mut self.pending).into_iter().unzip();
+        let sql = format!(
+            "INSERT INTO {} AS b (account, balance)
+             SELECT * FROM unnest($1::text[], $2::bigint[])
+             ON CONFLICT (account) DO UPDATE SET balance = b.balance + excluded.balance",
+            self.table
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(accounts)
+            .bind(deltas)
+            .execute(&mut **tx)
+            .await
+            .map_err(es_core::HandlerError::failed)?;
+        Ok(())
+    }
+
+    fn on_abort(&mut self) {
+        self.pending.clear();
     }
 }
 
@@ -266,12 +314,42 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
-    let path = db_path()?;
-    let store = SqliteStore::open(&path).await?;
-    let shown = path.canonicalize().unwrap_or(path);
-    println!("bank: events in {}", shown.display());
-    let accounts = Repository::<Account, _>::new(store);
+    // One line picks the adapter; `run` is the same for both.
+    match std::env::var("DATABASE_URL") {
+        Ok(url) => {
+            let store = PgStore::builder()
+                .schema("bank_example")
+                .connect(&url)
+                .await?;
+            println!("bank: events in PostgreSQL, schema bank_example");
+            run(store).await
+        }
+        Err(_) => {
+            let path = db_path()?;
+            let store = SqliteStore::open(&path).await?;
+            let shown = path.canonicalize().unwrap_or(path);
+            println!("bank: events in {}", shown.display());
+            run(store).await
+        }
+    }
+}
 
+async fn run<S>(store: S) -> Result<(), Box<dyn std::error::Error>>
+where
+    S: EventStore + SnapshotStore + BalanceTable + Clone + 'static,
+    Balances: Projection<S::Tx>,
+{
+    store.create_table().await?;
+    let balances = ProjectionRunner::new(
+        store.clone(),
+        store.clone(),
+        Balances {
+            table: store.table(),
+            pending: BTreeMap::new(),
+        },
+    )
+    .spawn();
+    let accounts = Repository::<Account, _>::new(store.clone());
     for (id, owner) in [("alice", "Alice"), ("bob", "Bob")] {
         let open = Open {
             owner: owner.into(),
@@ -338,6 +416,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             m.event_type,
             m.metadata.actor.as_deref().unwrap_or("-"),
         );
+    }
+
+    // The read model follows the log; wait until it has this run's events, then query it.
+    let head = store.head_position().await?;
+    let status = balances
+        .wait_for(|s| s.state == RunnerState::Live && s.checkpoint.position >= head)
+        .await;
+    balances.stop().await?;
+    println!(
+        "\nbalances read model (projected up to position {}):",
+        status.checkpoint.position
+    );
+    for (account, balance) in store.balances().await? {
+        println!("  {account:<14} {balance:>6}");
     }
     Ok(())
 }

@@ -1,108 +1,52 @@
 //! Repository behaviour on every store: retries, point-in-time loads, metadata, atomic batches,
 //! snapshots. Each test runs on the in-memory store and on a real SQLite file.
 //!
-//! The aggregate here implements the es-core traits by hand on purpose: these are tests of the
-//! traits and the repository, not of the macros.
+//! The domain types use the macros, as an application would.
 
 use async_trait::async_trait;
 use chrono::Utc;
-use es_core::{
-    Aggregate, AppendResult, Checkpoint, CheckpointStore, DomainEvent, Event, EventStore,
-    EventStream, ExecuteError, ExpectedVersion, Handle, Metadata, NewEvent, Position, ReadAll,
-    Repository, Snapshot, SnapshotStore, StoreError, StreamId, Version,
-};
+use es_core::prelude::*;
+use es_core::{AppendResult, EventStream, NewEvent, Snapshot, StoreError};
 use es_sqlite::SqliteStore;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DomainEvent)]
+#[event(name = "test.deposited")]
 struct Deposited {
     amount: i64,
 }
-impl Event for Deposited {
-    const NAME: &'static str = "test.deposited";
-}
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DomainEvent)]
+#[event(name = "test.withdrawn")]
 struct Withdrawn {
     amount: i64,
 }
-impl Event for Withdrawn {
-    const NAME: &'static str = "test.withdrawn";
-}
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, DomainEvent)]
 enum AccountEvent {
     Deposited(Deposited),
     Withdrawn(Withdrawn),
 }
 
-impl DomainEvent for AccountEvent {
-    fn event_types() -> Vec<&'static str> {
-        vec![Deposited::NAME, Withdrawn::NAME]
-    }
-    fn handles(event_type: &str) -> bool {
-        Deposited::handles(event_type) || Withdrawn::handles(event_type)
-    }
-    fn event_type(&self) -> &'static str {
-        match self {
-            AccountEvent::Deposited(e) => e.event_type(),
-            AccountEvent::Withdrawn(e) => e.event_type(),
-        }
-    }
-    fn schema_version(&self) -> u32 {
-        match self {
-            AccountEvent::Deposited(e) => e.schema_version(),
-            AccountEvent::Withdrawn(e) => e.schema_version(),
-        }
-    }
-    fn to_payload(&self) -> Result<serde_json::Value, serde_json::Error> {
-        match self {
-            AccountEvent::Deposited(e) => e.to_payload(),
-            AccountEvent::Withdrawn(e) => e.to_payload(),
-        }
-    }
-    fn from_payload(
-        event_type: &str,
-        schema_version: u32,
-        payload: serde_json::Value,
-    ) -> Result<Self, es_core::DecodeErrorKind> {
-        if Deposited::handles(event_type) {
-            Deposited::from_payload(event_type, schema_version, payload).map(Self::Deposited)
-        } else if Withdrawn::handles(event_type) {
-            Withdrawn::from_payload(event_type, schema_version, payload).map(Self::Withdrawn)
-        } else {
-            Err(es_core::DecodeErrorKind::UnknownType {
-                target: "AccountEvent",
-            })
-        }
-    }
-}
-
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize, Aggregate)]
+#[aggregate(name = "account", events = AccountEvent, snapshot_every = 10)]
 struct Account {
     balance: i64,
     applied: u64,
 }
 
-impl Aggregate for Account {
-    const NAME: &'static str = "account";
-    const SNAPSHOT_EVERY: u64 = 10;
-    type Event = AccountEvent;
-    fn apply(&mut self, event: &AccountEvent) {
+#[event_handler]
+impl Account {
+    fn deposited(&mut self, e: &Deposited) {
         self.applied += 1;
-        match event {
-            AccountEvent::Deposited(e) => self.balance += e.amount,
-            AccountEvent::Withdrawn(e) => self.balance -= e.amount,
-        }
+        self.balance += e.amount;
     }
-    fn to_snapshot(&self) -> Option<Result<serde_json::Value, serde_json::Error>> {
-        Some(serde_json::to_value(self))
-    }
-    fn from_snapshot(state: serde_json::Value) -> Option<Result<Self, serde_json::Error>> {
-        Some(serde_json::from_value(state))
+    fn withdrawn(&mut self, e: &Withdrawn) {
+        self.applied += 1;
+        self.balance -= e.amount;
     }
 }
 
@@ -118,29 +62,21 @@ struct DepositOnes(i64);
 #[error("insufficient funds")]
 struct InsufficientFunds;
 
-impl Handle<Deposit> for Account {
-    type Error = std::convert::Infallible;
-    async fn handle(&self, cmd: Deposit) -> Result<Vec<AccountEvent>, Self::Error> {
-        Ok(vec![AccountEvent::Deposited(Deposited { amount: cmd.0 })])
+#[command_handler]
+impl Account {
+    fn deposit(&self, cmd: Deposit) -> Result<Deposited, std::convert::Infallible> {
+        Ok(Deposited { amount: cmd.0 })
     }
-}
 
-impl Handle<Withdraw> for Account {
-    type Error = InsufficientFunds;
-    async fn handle(&self, cmd: Withdraw) -> Result<Vec<AccountEvent>, Self::Error> {
+    fn withdraw(&self, cmd: Withdraw) -> Result<Withdrawn, InsufficientFunds> {
         if self.balance < cmd.0 {
             return Err(InsufficientFunds);
         }
-        Ok(vec![AccountEvent::Withdrawn(Withdrawn { amount: cmd.0 })])
+        Ok(Withdrawn { amount: cmd.0 })
     }
-}
 
-impl Handle<DepositOnes> for Account {
-    type Error = std::convert::Infallible;
-    async fn handle(&self, cmd: DepositOnes) -> Result<Vec<AccountEvent>, Self::Error> {
-        Ok((0..cmd.0)
-            .map(|_| AccountEvent::Deposited(Deposited { amount: 1 }))
-            .collect())
+    fn deposit_ones(&self, cmd: DepositOnes) -> Result<Vec<Deposited>, std::convert::Infallible> {
+        Ok((0..cmd.0).map(|_| Deposited { amount: 1 }).collect())
     }
 }
 

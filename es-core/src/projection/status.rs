@@ -1,0 +1,159 @@
+//! What a runner is doing and how far behind it is: [`ProjectionStatus`].
+
+use crate::id::{Checkpoint, Position};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// The phase a projection runner is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunnerState {
+    /// Not started yet.
+    Starting,
+    /// Waiting for the projection's lease (another runner holds it).
+    Standby,
+    /// Reading and handling stored events in batches.
+    CatchingUp,
+    /// Caught up, waiting for new events.
+    Live,
+    /// Stopped (shutdown, or an error).
+    Stopped,
+}
+
+/// A snapshot of a runner's progress, from [`ProjectionHandle::status`](crate::ProjectionHandle::status).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectionStatus {
+    /// The projection's name.
+    pub projection: String,
+    /// What the runner is doing.
+    pub state: RunnerState,
+    /// The last committed checkpoint.
+    pub checkpoint: Checkpoint,
+    /// The head of the log when the runner last looked.
+    pub head: Position,
+    /// `head - checkpoint.position`: how many positions the projection is behind. For a
+    /// projection that handles only some event types, this counts events of other types up to
+    /// the next event it handles, too.
+    pub lag: u64,
+    /// Events handled since the runner started.
+    pub processed: u64,
+    /// Events handled per second, over the last measuring window (about a second of work).
+    pub events_per_sec: f64,
+}
+
+/// The status shared between a runner and its handles.
+#[derive(Clone, Debug)]
+pub(crate) struct StatusCell {
+    inner: Arc<Mutex<Tracked>>,
+}
+
+#[derive(Debug)]
+struct Tracked {
+    status: ProjectionStatus,
+    window_start: Instant,
+    window_events: u64,
+}
+
+/// How long events are counted before events/s is updated and logged.
+const RATE_WINDOW: Duration = Duration::from_secs(1);
+
+impl StatusCell {
+    pub(crate) fn new(projection: &str) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(Tracked {
+                status: ProjectionStatus {
+                    projection: projection.to_owned(),
+                    state: RunnerState::Starting,
+                    checkpoint: Checkpoint::START,
+                    head: Position(0),
+                    lag: 0,
+                    processed: 0,
+                    events_per_sec: 0.0,
+                },
+                window_start: Instant::now(),
+                window_events: 0,
+            })),
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Tracked) -> R) -> R {
+        f(&mut self.inner.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    pub(crate) fn get(&self) -> ProjectionStatus {
+        self.with(|t| t.status.clone())
+    }
+
+    pub(crate) fn set_state(&self, state: RunnerState) {
+        self.with(|t| t.status.state = state);
+    }
+
+    pub(crate) fn set_checkpoint(&self, checkpoint: Checkpoint) {
+        self.with(|t| {
+            t.status.checkpoint = checkpoint;
+            t.status.lag = t.status.head.0.saturating_sub(checkpoint.position.0);
+        });
+    }
+
+    pub(crate) fn set_head(&self, head: Position) {
+        self.with(|t| {
+            t.status.head = head;
+            t.status.lag = head.0.saturating_sub(t.status.checkpoint.position.0);
+        });
+    }
+
+    /// Records a committed batch; returns the new events/s figure when a window closed.
+    pub(crate) fn record_batch(&self, events: u64, checkpoint: Checkpoint) -> Option<f64> {
+        self.with(|t| {
+            t.status.processed += events;
+            t.status.checkpoint = checkpoint;
+            t.status.lag = t.status.head.0.saturating_sub(checkpoint.position.0);
+            t.window_events += events;
+            t.close_window()
+        })
+    }
+
+    /// Closes the measuring window if it is due (called when idle, so the rate falls to 0).
+    pub(crate) fn tick(&self) -> Option<f64> {
+        self.with(Tracked::close_window)
+    }
+}
+
+impl Tracked {
+    fn close_window(&mut self) -> Option<f64> {
+        let elapsed = self.window_start.elapsed();
+        if elapsed < RATE_WINDOW {
+            return None;
+        }
+        let rate = self.window_events as f64 / elapsed.as_secs_f64();
+        self.status.events_per_sec = rate;
+        self.window_start = Instant::now();
+        self.window_events = 0;
+        Some(rate)
+    }
+}
+
+/// How far a projection is behind the head of the log (`head - checkpoint.position`), read from
+/// the stores: works from any process, with or without a running runner.
+///
+/// ```
+/// use es_core::{CheckpointStore, Checkpoint, EventStore, ExpectedVersion, MemoryStore, NewEvent, Position, StreamId};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = MemoryStore::new();
+/// let events = (0..3).map(|_| NewEvent::raw("x.happened", 1, serde_json::json!({}))).collect();
+/// store.append(&StreamId::new("x-1").unwrap(), ExpectedVersion::Any, events).await.unwrap();
+/// store.save_checkpoint("report", Checkpoint::new(0, Position(1))).await.unwrap();
+/// assert_eq!(es_core::projection::lag(&store, &store, "report").await.unwrap(), 2);
+/// # });
+/// ```
+pub async fn lag(
+    events: &(impl crate::EventStore + ?Sized),
+    checkpoints: &(impl crate::CheckpointStore + ?Sized),
+    projection: &str,
+) -> Result<u64, crate::StoreError> {
+    let checkpoint = checkpoints
+        .load_checkpoint(projection)
+        .await?
+        .unwrap_or_default();
+    let head = events.head_position().await?;
+    Ok(head.0.saturating_sub(checkpoint.position.0))
+}

@@ -1,0 +1,275 @@
+//! Code generation for `#[derive(DomainEvent)]`: `Event` for a struct, `DomainEvent` for a set.
+
+use crate::ast::{EventInput, EventSet, EventStruct};
+use crate::attr::Step;
+use crate::errors::Errors;
+use crate::valid;
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{DeriveInput, Path};
+
+pub(crate) fn default_crate() -> Path {
+    syn::parse_quote!(::es_core)
+}
+
+/// Entry point of `#[derive(DomainEvent)]`.
+pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
+    let mut errors = Errors::default();
+    let parsed = EventInput::parse(input, &mut errors);
+    match &parsed {
+        Some(EventInput::Struct(s)) => valid::event_struct(s, &mut errors),
+        Some(EventInput::Set(s)) => valid::event_set(s, &mut errors),
+        None => {}
+    }
+    errors.finish()?;
+    Ok(match parsed {
+        Some(EventInput::Struct(s)) => event_struct(&s),
+        Some(EventInput::Set(s)) => event_set(&s),
+        None => TokenStream::new(),
+    })
+}
+
+fn event_struct(event: &EventStruct<'_>) -> TokenStream {
+    let krate = event.attr.krate.clone().unwrap_or_else(default_crate);
+    let ident = &event.input.ident;
+    let (impl_generics, ty_generics, where_clause) = event.input.generics.split_for_impl();
+    let name = match &event.attr.name {
+        Some(name) => quote!(#name),
+        None => {
+            let name = syn::ext::IdentExt::unraw(ident).to_string();
+            quote!(#name)
+        }
+    };
+    let version = event.attr.version.map_or(1, |v| v.value);
+    let aliases = &event.attr.aliases;
+    let params = event.input.generics.params.iter();
+    // Like serde's derives: a generic event is an event whenever its parameters allow it.
+    let event_where = if event.input.generics.params.is_empty() {
+        quote!(#where_clause)
+    } else {
+        let mut generics = event.input.generics.clone();
+        let clause = generics.make_where_clause();
+        clause.predicates.push(syn::parse_quote!(
+            Self: #krate::__private::serde::Serialize
+                + #krate::__private::serde::de::DeserializeOwned
+                + ::core::marker::Send
+                + ::core::marker::Sync
+                + 'static
+        ));
+        let clause = &*clause;
+        quote!(#clause)
+    };
+    let mut steps: Vec<_> = event
+        .attr
+        .upcasts
+        .iter()
+        .filter_map(|u| Some((u.from?.value, u.step.as_ref()?)))
+        .collect();
+    steps.sort_by_key(|(from, _)| *from);
+    let upcast = if steps.is_empty() {
+        TokenStream::new()
+    } else {
+        let arms = steps.iter().map(|(from, step)| match step {
+            Step::With(path) => {
+                // Imported, so the call's first token (and the error spans) can be the user's path.
+                let call = quote_spanned!(path.span()=> upcast_with(#from, #path, payload));
+                quote!(#from => {
+                    use #krate::__private::upcast_with;
+                    #call
+                })
+            }
+            Step::Via(older) => {
+                let next = steps
+                    .iter()
+                    .find_map(|(f, s)| match s {
+                        Step::Via(t) if *f == from + 1 => Some(quote!(#t)),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| quote_spanned!(older.span()=> Self));
+                let call =
+                    quote_spanned!(older.span()=> upcast_via::<#older, #next>(#from, payload));
+                quote!(#from => {
+                    use #krate::__private::upcast_via;
+                    #call
+                })
+            }
+        });
+        quote! {
+            fn upcast(
+                from: u32,
+                payload: #krate::__private::serde_json::Value,
+            ) -> ::core::result::Result<(u32, #krate::__private::serde_json::Value), #krate::DecodeErrorKind> {
+                match from {
+                    #(#arms)*
+                    _ => ::core::result::Result::Err(#krate::DecodeErrorKind::MissingUpcast { from }),
+                }
+            }
+        }
+    };
+    quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl #impl_generics #krate::Event for #ident #ty_generics #event_where {
+                const NAME: &'static str = #name;
+                const VERSION: u32 = #version;
+                const ALIASES: &'static [&'static str] = &[#(#aliases),*];
+                #upcast
+            }
+
+            #[automatically_derived]
+            impl #impl_generics #krate::IntoEvents<#ident #ty_generics> for #ident #ty_generics #where_clause {
+                #[inline]
+                fn into_events(self) -> ::std::vec::Vec<#ident #ty_generics> {
+                    ::std::vec![self]
+                }
+            }
+
+            #[automatically_derived]
+            impl #impl_generics #krate::__private::Contains<#ident #ty_generics> for #ident #ty_generics #where_clause {}
+
+            #[automatically_derived]
+            impl<__EsState: ?::core::marker::Sized + #krate::Apply<#ident #ty_generics>, #(#params),*>
+                #krate::__private::ApplyEach<__EsState> for #ident #ty_generics #where_clause
+            {
+                #[inline]
+                fn apply_each(&self, state: &mut __EsState) {
+                    #krate::Apply::<#ident #ty_generics>::apply(state, self)
+                }
+            }
+        };
+    }
+}
+
+fn event_set(set: &EventSet<'_>) -> TokenStream {
+    let krate = set.attr.krate.clone().unwrap_or_else(default_crate);
+    let ident = &set.input.ident;
+    let generics = &set.input.generics;
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    let params = generics.params.iter();
+    let target = ident.to_string();
+    let variants: Vec<_> = set.variants.iter().map(|v| &v.ident).collect();
+    let types: Vec<_> = set.variants.iter().map(|v| &v.ty).collect();
+    let assert_events = types
+        .iter()
+        .map(|ty| quote_spanned!(ty.span()=> #krate::__private::assert_event::<#ty>();));
+    // Two variants with one stored name would make decoding ambiguous: refuse at compile time.
+    let mut name_checks = Vec::new();
+    if generics.params.is_empty() {
+        for (j, b) in set.variants.iter().enumerate() {
+            for a in &set.variants[..j] {
+                let (ta, tb) = (&a.ty, &b.ty);
+                let message = format!(
+                    "variants `{}` and `{}` of `{}` have the same stored event name (or alias): give one of them another `#[event(name = \"...\")]`",
+                    a.ident, b.ident, ident
+                );
+                name_checks.push(quote_spanned! {tb.span()=>
+                    const _: () = if #krate::__private::names_overlap(
+                        <#ta as #krate::Event>::NAME,
+                        <#ta as #krate::Event>::ALIASES,
+                        <#tb as #krate::Event>::NAME,
+                        <#tb as #krate::Event>::ALIASES,
+                    ) {
+                        ::core::panic!(#message)
+                    };
+                });
+            }
+        }
+    }
+    quote! {
+        const _: () = {
+            #[allow(dead_code)]
+            fn __es_assert_events #impl_generics () #where_clause {
+                #(#assert_events)*
+            }
+
+            #(#name_checks)*
+
+            #[automatically_derived]
+            impl #impl_generics #krate::DomainEvent for #ident #ty_generics #where_clause {
+                fn event_types() -> ::std::vec::Vec<&'static str> {
+                    let mut names = ::std::vec::Vec::new();
+                    #(names.extend(<#types as #krate::DomainEvent>::event_types());)*
+                    names
+                }
+
+                fn handles(event_type: &str) -> bool {
+                    #(<#types as #krate::DomainEvent>::handles(event_type))||*
+                }
+
+                fn event_type(&self) -> &'static str {
+                    match self {
+                        #(Self::#variants(event) => #krate::DomainEvent::event_type(event),)*
+                    }
+                }
+
+                fn schema_version(&self) -> u32 {
+                    match self {
+                        #(Self::#variants(event) => #krate::DomainEvent::schema_version(event),)*
+                    }
+                }
+
+                fn to_payload(&self) -> ::core::result::Result<#krate::__private::serde_json::Value, #krate::__private::serde_json::Error> {
+                    match self {
+                        #(Self::#variants(event) => #krate::DomainEvent::to_payload(event),)*
+                    }
+                }
+
+                fn from_payload(
+                    event_type: &str,
+                    schema_version: u32,
+                    payload: #krate::__private::serde_json::Value,
+                ) -> ::core::result::Result<Self, #krate::DecodeErrorKind> {
+                    #(
+                        if <#types as #krate::DomainEvent>::handles(event_type) {
+                            return <#types as #krate::DomainEvent>::from_payload(event_type, schema_version, payload)
+                                .map(Self::#variants);
+                        }
+                    )*
+                    ::core::result::Result::Err(#krate::DecodeErrorKind::UnknownType { target: #target })
+                }
+            }
+
+            #(
+                #[automatically_derived]
+                impl #impl_generics ::core::convert::From<#types> for #ident #ty_generics #where_clause {
+                    #[inline]
+                    fn from(event: #types) -> Self {
+                        Self::#variants(event)
+                    }
+                }
+
+                #[automatically_derived]
+                impl #impl_generics #krate::IntoEvents<#ident #ty_generics> for #types #where_clause {
+                    #[inline]
+                    fn into_events(self) -> ::std::vec::Vec<#ident #ty_generics> {
+                        ::std::vec![#ident::#variants(self)]
+                    }
+                }
+
+                #[automatically_derived]
+                impl #impl_generics #krate::__private::Contains<#types> for #ident #ty_generics #where_clause {}
+            )*
+
+            #[automatically_derived]
+            impl #impl_generics #krate::IntoEvents<#ident #ty_generics> for #ident #ty_generics #where_clause {
+                #[inline]
+                fn into_events(self) -> ::std::vec::Vec<#ident #ty_generics> {
+                    ::std::vec![self]
+                }
+            }
+
+            #[automatically_derived]
+            impl<__EsState: ?::core::marker::Sized #(+ #krate::Apply<#types>)*, #(#params),*>
+                #krate::__private::ApplyEach<__EsState> for #ident #ty_generics #where_clause
+            {
+                #[inline]
+                fn apply_each(&self, state: &mut __EsState) {
+                    match self {
+                        #(Self::#variants(event) => #krate::Apply::<#types>::apply(state, event),)*
+                    }
+                }
+            }
+        };
+    }
+}

@@ -1,0 +1,365 @@
+//! The users example: users that register and update their profile, an audit listing of who
+//! changed what and when (from the metadata stored with every event), and an in-process
+//! subscriber that "sends" a welcome mail for each registration.
+//!
+//! ```sh
+//! cargo run -p examples --example users              # data in target/es-examples/users.db
+//! cargo run -p examples --example users -- --db my.db
+//! ```
+//!
+//! Commands run with metadata: the actor (who), a correlation id that ties together the events of
+//! one request, and a free `reason` key (why). The audit projection writes one row per event into a
+//! table of the same SQLite file, exactly once; the listing at the end is a query of that table.
+
+use es_core::prelude::*;
+use es_core::{Projection, ProjectionRunner, RunnerState, SubscriptionBuilder};
+use es_sqlite::{SqliteStore, SqliteTx};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DomainEvent)]
+#[event(name = "user.registered")]
+struct UserRegistered {
+    email: String,
+    display_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DomainEvent)]
+#[event(name = "user.updated")]
+struct UserUpdated {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    display_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, DomainEvent)]
+enum UserEvent {
+    Registered(UserRegistered),
+    Updated(UserUpdated),
+}
+
+#[derive(Debug, Default, Aggregate)]
+#[aggregate(name = "user", events = UserEvent)]
+struct User {
+    registered: bool,
+    email: String,
+    display_name: String,
+}
+
+#[event_handler]
+impl User {
+    fn registered(&mut self, e: &UserRegistered) {
+        self.registered = true;
+        self.email = e.email.clone();
+        self.display_name = e.display_name.clone();
+    }
+    fn updated(&mut self, e: &UserUpdated) {
+        if let Some(email) = &e.email {
+            self.email = email.clone();
+        }
+        if let Some(name) = &e.display_name {
+            self.display_name = name.clone();
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Register {
+    email: String,
+    display_name: String,
+}
+#[derive(Debug, Clone)]
+struct Update {
+    email: Option<String>,
+    display_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+enum UserError {
+    #[error("the user is already registered")]
+    AlreadyRegistered,
+    #[error("no such user")]
+    NotRegistered,
+    #[error("{0:?} is not an email address")]
+    BadEmail(String),
+}
+
+fn check_email(email: &str) -> Result<(), UserError> {
+    match email.split_once('@') {
+        Some((user, domain)) if !user.is_empty() && domain.contains('.') => Ok(()),
+        _ => Err(UserError::BadEmail(email.to_owned())),
+    }
+}
+
+#[command_handler]
+impl User {
+    fn register(&self, cmd: Register) -> Result<UserRegistered, UserError> {
+        if self.registered {
+            return Err(UserError::AlreadyRegistered);
+        }
+        check_email(&cmd.email)?;
+        Ok(UserRegistered {
+            email: cmd.email,
+            display_name: cmd.display_name,
+        })
+    }
+
+    /// Records only what changes; an update that changes nothing records nothing.
+    fn update(&self, cmd: Update) -> Result<Option<UserUpdated>, UserError> {
+        if !self.registered {
+            return Err(UserError::NotRegistered);
+        }
+        let email = cmd.email.filter(|e| *e != self.email);
+        if let Some(e) = &email {
+            check_email(e)?;
+        }
+        let display_name = cmd.display_name.filter(|n| *n != self.display_name);
+        Ok(
+            (email.is_some() || display_name.is_some()).then_some(UserUpdated {
+                email,
+                display_name,
+            }),
+        )
+    }
+}
+
+// ---- the audit read model -----------------------------------------------------------------------
+
+/// One row per change: when, which user, who did it, why, and what changed.
+struct Audit;
+
+/// A row of the listing: recorded at, user, actor, reason, change.
+type AuditRow = (String, String, Option<String>, Option<String>, String);
+
+impl Audit {
+    async fn create_table(store: &SqliteStore) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS user_audit (
+                 position INTEGER PRIMARY KEY, recorded_at TEXT NOT NULL, user_id TEXT NOT NULL,
+                 actor TEXT, reason TEXT, correlation TEXT, change TEXT NOT NULL)",
+        )
+        .execute(store.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn record(
+        meta: &EventMeta,
+        change: String,
+        tx: &mut SqliteTx<'_>,
+    ) -> Result<(), sqlx::Error> {
+        let m = &meta.metadata;
+        sqlx::query(
+            "INSERT INTO user_audit (position, recorded_at, user_id, actor, reason, correlation, change)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .bind(meta.position.0 as i64)
+        .bind(meta.recorded_at.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
+        .bind(meta.stream_id.as_str())
+        .bind(m.actor.as_deref())
+        .bind(m.get("reason").and_then(|r| r.as_str()))
+        .bind(m.correlation_id.map(|id| id.to_string()))
+        .bind(change)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}
+
+#[event_handler]
+impl Audit {
+    async fn registered(
+        &mut self,
+        e: &UserRegistered,
+        meta: &EventMeta,
+        tx: &mut SqliteTx<'_>,
+    ) -> Result<(), sqlx::Error> {
+        let change = format!("registered as {:?} <{}>", e.display_name, e.email);
+        Audit::record(meta, change, tx).await
+    }
+
+    async fn updated(
+        &mut self,
+        e: &UserUpdated,
+        meta: &EventMeta,
+        tx: &mut SqliteTx<'_>,
+    ) -> Result<(), sqlx::Error> {
+        let mut changes = Vec::new();
+        if let Some(email) = &e.email {
+            changes.push(format!("email -> <{email}>"));
+        }
+        if let Some(name) = &e.display_name {
+            changes.push(format!("name -> {name:?}"));
+        }
+        Audit::record(meta, changes.join(", "), tx).await
+    }
+}
+
+impl<'c> Projection<SqliteTx<'c>> for Audit {
+    fn name(&self) -> &str {
+        "user-audit"
+    }
+}
+
+// ---- the application ------------------------------------------------------------------------
+
+fn db_path() -> Result<PathBuf, String> {
+    let mut args = std::env::args().skip(1);
+    match (args.next().as_deref(), args.next()) {
+        (None, _) => Ok(PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../target/es-examples/users.db"
+        ))),
+        (Some("--db"), Some(path)) => Ok(PathBuf::from(path)),
+        _ => Err("usage: users [--db PATH]".into()),
+    }
+}
+
+/// The metadata of one request: who, why, and a correlation id shared by its events.
+fn request(actor: &str, reason: &str) -> Metadata {
+    Metadata::new()
+        .with_actor(actor)
+        .with_correlation_id(uuid::Uuid::now_v7())
+        .with("reason", reason)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
+    let path = db_path()?;
+    let store = SqliteStore::open(&path).await?;
+    let shown = path.canonicalize().unwrap_or(path);
+    println!("users: events and audit listing in {}", shown.display());
+    Audit::create_table(&store).await?;
+    let audit = ProjectionRunner::new(store.clone(), store.clone(), Audit).spawn();
+
+    // Publish/subscribe inside the application: a mailer hears of new registrations only.
+    let mut registrations = SubscriptionBuilder::new(store.clone())
+        .from_now()
+        .await?
+        .subscribe::<UserRegistered>();
+    // This run registers two users; the mailer stops after their mails.
+    let mailer = tokio::spawn(async move {
+        let mut sent = Vec::new();
+        while sent.len() < 2 {
+            let Some(event) = registrations.next().await else {
+                break;
+            };
+            match event {
+                Ok(e) => {
+                    println!("  [mailer] welcome mail to {}", e.event.email);
+                    sent.push(e.event.email);
+                }
+                Err(error) => eprintln!("  [mailer] cannot decode an event: {error}"),
+            }
+        }
+        sent
+    });
+
+    let users = Repository::<User, _>::new(store.clone());
+    // New ids on every run, so a second run adds to the first one's listing.
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let run = &run[run.len() - 6..];
+    let (ada, grace) = (format!("ada-{run}"), format!("grace-{run}"));
+
+    let register = |email: &str, name: &str| Register {
+        email: email.into(),
+        display_name: name.into(),
+    };
+    users
+        .execute_with(
+            &ada,
+            register("ada@example.com", "Ada"),
+            request("ada", "sign-up"),
+        )
+        .await?;
+    users
+        .execute_with(
+            &grace,
+            register("grace@example.org", "Grace H."),
+            request("grace", "sign-up"),
+        )
+        .await?;
+    users
+        .execute_with(
+            &ada,
+            Update {
+                email: None,
+                display_name: Some("Ada Lovelace".into()),
+            },
+            request("ada", "profile edit"),
+        )
+        .await?;
+    users
+        .execute_with(
+            &grace,
+            Update {
+                email: Some("grace@navy.example.mil".into()),
+                display_name: Some("Grace Hopper".into()),
+            },
+            request("support-7", "ticket #4711: new address"),
+        )
+        .await?;
+    // Changes nothing, so records nothing.
+    users
+        .execute_with(
+            &grace,
+            Update {
+                email: None,
+                display_name: Some("Grace Hopper".into()),
+            },
+            request("grace", "profile edit"),
+        )
+        .await?;
+    match users
+        .execute_with(
+            &ada,
+            Update {
+                email: Some("not-an-address".into()),
+                display_name: None,
+            },
+            request("ada", "profile edit"),
+        )
+        .await
+    {
+        Err(ExecuteError::Rejected(e)) => println!("ada's update rejected: {e}"),
+        other => return Err(format!("a bad email must be rejected, got {other:?}").into()),
+    }
+
+    let head = store.head_position().await?;
+    audit
+        .wait_for(|s| s.state == RunnerState::Live && s.checkpoint.position >= head)
+        .await;
+    audit.stop().await?;
+
+    let grace_now = users.load(&grace).await?;
+    println!(
+        "\n{grace}: {} <{}>",
+        grace_now.display_name, grace_now.email
+    );
+
+    println!("\naudit listing (newest last):");
+    println!(
+        "  {:<23}  {:<18}  {:<9}  {:<26}  change",
+        "recorded at (UTC)", "user", "by", "why"
+    );
+    let rows: Vec<AuditRow> = sqlx::query_as(
+        "SELECT recorded_at, user_id, actor, reason, change FROM user_audit ORDER BY position",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    for (at, user, actor, reason, change) in &rows {
+        println!(
+            "  {at:<23}  {user:<18}  {:<9}  {:<26}  {change}",
+            actor.as_deref().unwrap_or("-"),
+            reason.as_deref().unwrap_or("-"),
+        );
+    }
+
+    let mailed = mailer.await?;
+    println!("\nwelcome mails sent this run: {}", mailed.join(", "));
+    Ok(())
+}

@@ -1,0 +1,30 @@
+use es_core::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, DomainEvent)]
+#[event(name = "account.deposited")]
+pub struct Deposited {
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, DomainEvent)]
+#[event(name = "account.withdrawn")]
+pub struct Withdrawn {
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, DomainEvent)]
+pub enum AccountEvent {
+    Deposited(Deposited),
+    Withdrawn(Withdrawn),
+}
+
+#[derive(Debug, Default, Aggregate)]
+#[aggregate(name = "account", events = AccountEvent)]
+pub enum Account {
+    #[default]
+    Closed,
+    Open { balance: i64 },
+}
+
+fn main() {}

@@ -1,0 +1,35 @@
+use es_core::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, DomainEvent)]
+#[event(name = "account.deposited")]
+pub struct Deposited {
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, DomainEvent)]
+#[event(name = "account.closed")]
+pub struct Closed {}
+
+#[derive(Debug, Clone, DomainEvent)]
+pub enum AccountEvent {
+    Deposited(Deposited),
+}
+
+#[derive(Debug, Default, Aggregate)]
+#[aggregate(name = "account", events = AccountEvent)]
+pub struct Account {
+    balance: i64,
+}
+
+#[event_handler]
+impl Account {
+    fn deposited(&mut self, e: &Deposited) {
+        self.balance += e.amount;
+    }
+    fn closed(&mut self, _: &Closed) {
+        self.balance = 0;
+    }
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use es_core::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Serialize, Deserialize, DomainEvent)]
+#[event(name = "account.deposited", version = 0)]
+pub struct Deposited {
+    pub amount: i64,
+}
+
+fn main() {}
