@@ -563,7 +563,10 @@ impl EventStore for PgStore {
     async fn head_checkpoint(&self) -> Result<Checkpoint, StoreError> {
         // Every transaction below the horizon has ended. A reader after (horizon - 1, max) gets
         // the events of every transaction still running or not begun yet, and possibly a few that
-        // committed just now: never fewer.
+        // committed just now: never fewer. Waiting first for the transactions older than the
+        // newest stored event (as read_all does) keeps events committed before this call out,
+        // even while an unrelated transaction elsewhere in the cluster holds the horizon back.
+        self.wait_for_horizon(0).await?;
         let horizon: Option<i64> = sqlx::query_scalar(sql(&self.shared.sql.horizon))
             .fetch_one(&self.pool)
             .await

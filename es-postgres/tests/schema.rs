@@ -35,6 +35,7 @@ async fn exec(pool: &PgPool, sql: String) {
 
 async fn drop_schema(pool: &PgPool, schema: &str) {
     exec(pool, format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await;
+    common::forget(schema);
 }
 
 #[tokio::test]
@@ -70,6 +71,7 @@ async fn unsafe_schema_names_are_rejected_before_any_sql() {
 #[tokio::test]
 async fn a_mixed_case_schema_is_quoted_and_used_verbatim() {
     let schema = format!("Es_Mixed_{}", uuid::Uuid::now_v7().simple());
+    common::register(&schema);
     let store = PgStore::builder()
         .schema(&schema)
         .connect(&common::database_url())
@@ -111,6 +113,7 @@ async fn a_mixed_case_schema_is_quoted_and_used_verbatim() {
 #[tokio::test]
 async fn migrate_is_idempotent_and_safe_to_run_concurrently() {
     let schema = common::unique_schema();
+    common::register(&schema);
     let url = common::database_url();
     let open = || PgStore::builder().schema(&schema).connect(&url);
     // Four processes' worth of stores starting at once on a schema that does not exist yet.
@@ -139,15 +142,11 @@ async fn migrate_is_idempotent_and_safe_to_run_concurrently() {
         .unwrap()
         .filter(|f| {
             f.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|e| e == "sql")
+                .is_ok_and(|f| f.path().extension().is_some_and(|e| e == "sql"))
         })
         .count();
     assert_eq!(
-        applied,
-        i64::try_from(shipped).unwrap(),
+        applied, shipped as i64,
         "every shipped migration applied once"
     );
     assert_eq!(again.stream_version(&s).await.unwrap(), Version(1));
@@ -191,6 +190,7 @@ async fn an_application_keeps_its_own_sqlx_migrations_beside_the_store() {
 async fn foreign_tables_with_our_names_are_an_incompatible_schema() {
     let pool = admin().await;
     let schema = common::unique_schema();
+    common::register(&schema);
     exec(&pool, format!("CREATE SCHEMA \"{schema}\"")).await;
     exec(
         &pool,

@@ -145,7 +145,20 @@ fn sqlite_path() -> PathBuf {
         .join(format!("{}.db", uuid::Uuid::now_v7()))
 }
 
-/// Runs `check` on a fresh MemoryStore and on a fresh SQLite file (removed afterwards).
+/// A PostgreSQL store in a fresh schema of the server in `DATABASE_URL` (dropped by the caller).
+async fn postgres_store() -> es_postgres::PgStore {
+    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+        panic!("DATABASE_URL is not set: these tests need PostgreSQL. Run `bash scripts/test`.")
+    });
+    es_postgres::PgStore::builder()
+        .schema(format!("es_repo_{}", uuid::Uuid::now_v7().simple()))
+        .connect(&url)
+        .await
+        .expect("connect and migrate a fresh schema")
+}
+
+/// Runs `check` on a fresh MemoryStore, a fresh SQLite file and a fresh PostgreSQL schema (the
+/// last two removed afterwards).
 macro_rules! on_every_store {
     ($($name:ident),* $(,)?) => {
         mod memory {$(
@@ -164,6 +177,19 @@ macro_rules! on_every_store {
                 let _ = std::fs::remove_file(&path);
                 let _ = std::fs::remove_file(path.with_extension("db-wal"));
                 let _ = std::fs::remove_file(path.with_extension("db-shm"));
+            }
+        )*}
+        mod postgres {$(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let store = super::postgres_store().await;
+                super::$name(store.clone()).await;
+                let drop = format!("DROP SCHEMA {} CASCADE", store.schema().quoted());
+                sqlx::query(sqlx::AssertSqlSafe(drop))
+                    .execute(store.pool())
+                    .await
+                    .expect("drop the test schema");
+                store.close().await;
             }
         )*}
     };
