@@ -10,28 +10,34 @@
 //! their own crates and are swapped with one line.
 //!
 //! ```
-//! use es_core::{Aggregate, Event, Handle, MemoryStore, Repository, Version};
+//! use es_core::prelude::*;
+//! use es_core::MemoryStore;
 //! use serde::{Deserialize, Serialize};
 //!
-//! #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+//! #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DomainEvent)]
+//! #[event(name = "account.deposited")]
 //! struct Deposited { amount: i64 }
-//! impl Event for Deposited { const NAME: &'static str = "account.deposited"; }
 //!
-//! #[derive(Debug, Default)]
+//! #[derive(Debug, Clone, PartialEq, DomainEvent)]
+//! enum AccountEvent { Deposited(Deposited) }
+//!
+//! #[derive(Debug, Default, Aggregate)]
+//! #[aggregate(name = "account", events = AccountEvent)]
 //! struct Account { balance: i64 }
-//! impl Aggregate for Account {
-//!     const NAME: &'static str = "account";
-//!     type Event = Deposited;
-//!     fn apply(&mut self, e: &Deposited) { self.balance += e.amount }
+//!
+//! #[event_handler]
+//! impl Account {
+//!     fn deposited(&mut self, e: &Deposited) { self.balance += e.amount }
 //! }
 //!
 //! #[derive(Clone)]
 //! struct Deposit { amount: i64 }
-//! impl Handle<Deposit> for Account {
-//!     type Error = String;
-//!     async fn handle(&self, cmd: Deposit) -> Result<Vec<Deposited>, String> {
+//!
+//! #[command_handler]
+//! impl Account {
+//!     fn deposit(&self, cmd: Deposit) -> Result<Deposited, String> {
 //!         if cmd.amount <= 0 { return Err("amount must be positive".into()) }
-//!         Ok(vec![Deposited { amount: cmd.amount }])
+//!         Ok(Deposited { amount: cmd.amount })
 //!     }
 //! }
 //!
@@ -44,6 +50,10 @@
 //! assert!(accounts.execute("acc-1", Deposit { amount: -5 }).await.is_err());
 //! # });
 //! ```
+//!
+//! The macros (feature `derive`, on by default) write the impls of [`Event`], [`DomainEvent`],
+//! [`Aggregate`], [`Apply`], [`Handle`] and [`EventHandler`]; the traits stay public for adapters,
+//! tests and the rare hand-written case.
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 

@@ -1,20 +1,20 @@
 //! Snapshots on PostgreSQL: with `SNAPSHOT_EVERY = 100`, 2,000 deposits of 1 executed one by one
 //! load as exactly 2,000 from a snapshot and from a full replay, and every command saw that state.
-//! The aggregate is written by hand against the es-core traits.
 
 mod common;
 
-use es_core::{Aggregate, Event, Handle, Repository, SnapshotStore, StreamId, Version};
+use es_core::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DomainEvent)]
+#[event(name = "account.deposited")]
 struct Deposited {
     amount: i64,
 }
 
-impl Event for Deposited {
-    const NAME: &'static str = "account.deposited";
+#[derive(Debug, Clone, PartialEq, DomainEvent)]
+enum AccountEvent {
+    Deposited(Deposited),
 }
 
 /// A deposit that also states the balance it expects to find, so every command proves it saw
@@ -33,57 +33,46 @@ struct WrongState {
 
 /// The account with snapshots every 100 events. `replayed` counts events applied since the state
 /// was created or restored; it is not part of the snapshot.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, Aggregate)]
+#[aggregate(name = "account", events = AccountEvent, snapshot_every = 100)]
 struct Account {
     balance: i64,
     #[serde(skip)]
     replayed: u64,
 }
 
-impl Aggregate for Account {
-    const NAME: &'static str = "account";
-    const SNAPSHOT_EVERY: u64 = 100;
-    type Event = Deposited;
-
-    fn apply(&mut self, event: &Deposited) {
+#[event_handler]
+impl Account {
+    fn deposited(&mut self, event: &Deposited) {
         self.balance += event.amount;
         self.replayed += 1;
     }
-
-    fn to_snapshot(&self) -> Option<Result<Value, serde_json::Error>> {
-        Some(serde_json::to_value(self))
-    }
-
-    fn from_snapshot(state: Value) -> Option<Result<Self, serde_json::Error>> {
-        Some(serde_json::from_value(state))
-    }
 }
 
-impl Handle<Deposit> for Account {
-    type Error = WrongState;
-    async fn handle(&self, cmd: Deposit) -> Result<Vec<Deposited>, WrongState> {
+#[command_handler]
+impl Account {
+    fn deposit(&self, cmd: Deposit) -> Result<Deposited, WrongState> {
         if self.balance != cmd.balance_before {
             return Err(WrongState {
                 expected: cmd.balance_before,
                 found: self.balance,
             });
         }
-        Ok(vec![Deposited { amount: cmd.amount }])
+        Ok(Deposited { amount: cmd.amount })
     }
 }
 
 /// The same stream without snapshots: always a full replay.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Aggregate)]
+#[aggregate(name = "account", events = AccountEvent)]
 struct ReplayedAccount {
     balance: i64,
     replayed: u64,
 }
 
-impl Aggregate for ReplayedAccount {
-    const NAME: &'static str = "account";
-    type Event = Deposited;
-
-    fn apply(&mut self, event: &Deposited) {
+#[event_handler]
+impl ReplayedAccount {
+    fn deposited(&mut self, event: &Deposited) {
         self.balance += event.amount;
         self.replayed += 1;
     }
