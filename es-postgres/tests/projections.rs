@@ -348,6 +348,7 @@ async fn pg_exactly_once_with_failing_handlers_in_processes_killed_mid_run() {
     }
     writers.await.unwrap();
     let last = last_deposit(&store).await;
+    eprintln!("stored checkpoints after each kill: {seen:?}; last deposit {last}");
     let mid_run = seen
         .iter()
         .filter(|c| **c > Checkpoint::START && **c < last)
