@@ -488,6 +488,7 @@ async fn child_projection_process() {
         .schema(schema)
         .migrate(false) // the parent migrated the schema
         .max_connections(4)
+        .horizon_wait(common::HORIZON_WAIT)
         .connect(&common::database_url())
         .await
         .expect("connect");
