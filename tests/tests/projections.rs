@@ -591,7 +591,7 @@ async fn the_default_policy_stops_with_the_failing_event_after_the_retries() {
         .batch_size(4)
         .error_policy(quick_policy())
         .spawn();
-    let error = tokio::time::timeout(Duration::from_secs(10), handle.join())
+    let error = tokio::time::timeout(Duration::from_secs(60), handle.join())
         .await
         .expect("stops")
         .expect_err("fails");
