@@ -37,6 +37,7 @@ async fn writer_store(schema: &str) -> PgStore {
         .schema(schema)
         .migrate(false)
         .max_connections(1)
+        .horizon_wait(common::HORIZON_WAIT)
         .connect(&common::database_url())
         .await
         .expect("connect a writer")

@@ -401,7 +401,7 @@ async fn notifications_wake_listeners_only_when_turned_on() {
     .await
     .unwrap();
     assert!(
-        wake.wait(Duration::from_secs(5)).await.unwrap(),
+        wake.wait(Duration::from_secs(30)).await.unwrap(),
         "an append with notify on must wake a listener in another session"
     );
     // A conflicting append stores nothing and may or may not notify; the listener only re-polls.

@@ -591,7 +591,7 @@ async fn the_default_policy_stops_with_the_failing_event_after_the_retries() {
         .batch_size(4)
         .error_policy(quick_policy())
         .spawn();
-    let error = tokio::time::timeout(Duration::from_secs(10), handle.join())
+    let error = tokio::time::timeout(Duration::from_secs(60), handle.join())
         .await
         .expect("stops")
         .expect_err("fails");
@@ -947,6 +947,101 @@ async fn a_failing_flush_is_narrowed_down_to_the_event_and_parked() {
     assert!(parked[0].error.contains("cannot flush position 13"));
     assert_eq!(runner.status().checkpoint, last);
     assert_eq!(totals.handled.load(Ordering::SeqCst), 29);
+}
+
+/// Fails at scripted calls: `always` fails every time, `once_at` fails on that call (1-based)
+/// for that position only. Counts what it applied (flushed) per position.
+#[derive(Default)]
+struct Scripted {
+    always: Vec<Position>,
+    once_at: Vec<(Position, u32)>,
+    calls: HashMap<Position, u32>,
+    pending: Vec<Position>,
+    applied: Vec<Position>,
+}
+
+#[async_trait]
+impl EventHandler for Scripted {
+    fn event_types(&self) -> Vec<&'static str> {
+        vec![DEPOSITED]
+    }
+
+    async fn handle(&mut self, event: &RecordedEvent, _: &mut ()) -> Result<(), HandlerError> {
+        let position = event.meta.position;
+        let call = self.calls.entry(position).or_insert(0);
+        *call += 1;
+        if self.always.contains(&position) || self.once_at.contains(&(position, *call)) {
+            return Err(HandlerError::failed(format!(
+                "position {position} fails on call {call}"
+            )));
+        }
+        self.pending.push(position);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Projection for Scripted {
+    fn name(&self) -> &str {
+        "scripted"
+    }
+
+    async fn flush(&mut self, _: &mut ()) -> Result<(), HandlerError> {
+        self.applied.append(&mut self.pending);
+        Ok(())
+    }
+
+    fn on_abort(&mut self) {
+        self.pending.clear();
+    }
+}
+
+/// Parking re-applies the events before the poisoned one; one of them failing then (a transient
+/// error) must not stop the runner: it goes on event by event and parks only what keeps failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transient_failure_while_parking_does_not_stop_the_runner() {
+    let store = MemoryStore::new();
+    seed(&store, 10).await; // deposits at positions 1, 3, ..., 19
+    let handler = Scripted {
+        always: vec![Position(7)],
+        // Calls of position 3: batch attempt 1, attempt 2, then the parking attempt (fails).
+        once_at: vec![(Position(3), 3)],
+        ..Scripted::default()
+    };
+    let mut runner = ProjectionRunner::new(store.clone(), store.clone(), handler)
+        .batch_size(4)
+        .error_policy(
+            ErrorPolicy::default()
+                .retries(1)
+                .backoff(Duration::from_millis(1), Duration::from_millis(1))
+                .park(),
+        );
+    let last = last_deposit(&store).await;
+    runner
+        .run_until(at_checkpoint(store.clone(), "scripted", last))
+        .await
+        .expect("a transient failure while parking does not stop the runner");
+    assert_eq!(runner.status().checkpoint, last);
+    let parked = runner.parked().await.unwrap();
+    assert_eq!(
+        parked.iter().map(|p| p.position()).collect::<Vec<_>>(),
+        vec![Position(7)],
+        "only the event that keeps failing is parked"
+    );
+    assert!(parked[0].error.contains("position 7 fails"), "{parked:?}");
+    let expected: Vec<Position> = (0..10)
+        .map(|i| Position(2 * i + 1))
+        .filter(|p| *p != Position(7))
+        .collect();
+    assert_eq!(
+        runner.handler().applied,
+        expected,
+        "every other event applied once, in order"
+    );
+    assert!(
+        runner.handler().calls[&Position(3)] > 3,
+        "position 3 was tried again after it failed while parking"
+    );
 }
 
 /// Leases that the test can take away from their holder.

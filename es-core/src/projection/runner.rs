@@ -740,6 +740,14 @@ where
                         }
                         Err(BatchError::Moved(stored)) => Ok(Processed::Moved(stored)),
                         Err(BatchError::Store(error)) => Err(self.store_error(error)),
+                        Err(BatchError::Handler { error, .. }) if i > 0 => {
+                            // An event before the parked one failed this time (a transient
+                            // error): go on event by event, each with the whole error policy.
+                            self.handler.on_abort();
+                            tracing::warn!(projection = %self.name, %error,
+                                "an earlier event of the batch failed while parking; narrowing to single events");
+                            Ok(Processed::Narrow)
+                        }
                         Err(BatchError::Handler { error, .. }) => {
                             self.handler.on_abort();
                             Err(ProjectionError::Flush {

@@ -90,6 +90,11 @@ pub async fn store() -> PgStore {
     store_with(PgStore::builder()).await
 }
 
+/// How long a test store's `read_all` waits for older transactions anywhere on the server (the
+/// horizon is cluster-wide). The default 2 s can pass on a loaded machine while another test's
+/// transaction is open; a test reading "everything appended so far" must not get a prefix.
+pub const HORIZON_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A store in a fresh schema, from a builder (its schema is replaced).
 pub async fn store_with(builder: PgStoreBuilder) -> PgStore {
     let schema = unique_schema();
@@ -97,6 +102,7 @@ pub async fn store_with(builder: PgStoreBuilder) -> PgStore {
     builder
         .schema(schema)
         .max_connections(16)
+        .horizon_wait(HORIZON_WAIT)
         .connect(&database_url())
         .await
         .expect("connect and migrate a fresh schema")
