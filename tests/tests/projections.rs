@@ -223,14 +223,14 @@ async fn last_deposit(store: &impl EventStore) -> Checkpoint {
 }
 
 /// A shutdown signal for `run_until`: fires once the stored checkpoint of `projection` reaches
-/// `target`, or after a minute (the test's own assertions then fail).
+/// `target`, or after two minutes (the test's own assertions then fail).
 async fn at_checkpoint(
     store: impl es_core::CheckpointStore,
     projection: &'static str,
     target: Checkpoint,
 ) {
     let started = std::time::Instant::now();
-    while started.elapsed() < Duration::from_secs(60) {
+    while started.elapsed() < Duration::from_secs(120) {
         let stored = store.load_checkpoint(projection).await.ok().flatten();
         if stored.is_some_and(|c| c >= target) {
             return;
