@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use es_core::{
-    EventId, EventMeta, Metadata, Position, RecordedEvent, StoreError, StreamId, Version,
+    EventId, EventMeta, Metadata, Position, RecordedEvent, ReplayedEvent, StoreError, StreamId,
+    Version,
 };
 use serde_json::Value;
 use sqlx::postgres::{PgRow, PgTypeInfo, PgValueFormat, PgValueRef, Postgres};
@@ -12,6 +13,12 @@ use sqlx::{Row, TypeInfo};
 /// The columns every event query selects, in the order [`decode`] reads them.
 pub(crate) const EVENT_COLUMNS: &str = "global_position, tx_id, event_id, stream_id, \
      version, event_type, schema_version, payload, metadata, recorded_at";
+
+/// The columns a replay selects, in the order [`decode_replayed`] reads them: no event id, stream
+/// id (the caller knows it), transaction id or metadata. Converting the `jsonb` metadata to its
+/// wire form costs the server about as much per row as the payload.
+pub(crate) const REPLAY_COLUMNS: &str =
+    "version, global_position, event_type, schema_version, recorded_at, payload";
 
 /// A PostgreSQL `xid8` (a 64-bit transaction id), which sqlx does not know. Decoding its binary
 /// form directly is much cheaper per row than casting it to text and bigint on the server.
@@ -77,6 +84,34 @@ pub(crate) fn decode(row: &PgRow) -> Result<RecordedEvent, StoreError> {
             recorded_at,
             metadata: metadata.0,
         },
+        payload: payload.0,
+    })
+}
+
+/// Decodes one row selected with [`REPLAY_COLUMNS`] from `stream`.
+pub(crate) fn decode_replayed(stream: &StreamId, row: &PgRow) -> Result<ReplayedEvent, StoreError> {
+    let version: i64 = row.try_get(0).map_err(StoreError::database)?;
+    let corrupt = |message: String| StoreError::Corrupt {
+        stream: stream.to_string(),
+        version,
+        message,
+    };
+    let non_negative =
+        |n: i64, what: &str| u64::try_from(n).map_err(|_| corrupt(format!("negative {what} {n}")));
+    let position: i64 = row.try_get(1).map_err(StoreError::database)?;
+    let event_type: String = row.try_get(2).map_err(StoreError::database)?;
+    let schema_version: i32 = row.try_get(3).map_err(StoreError::database)?;
+    let recorded_at: DateTime<Utc> = row.try_get(4).map_err(StoreError::database)?;
+    let payload: Json<Value> = row
+        .try_get(5)
+        .map_err(|e| corrupt(format!("payload: {e}")))?;
+    Ok(ReplayedEvent {
+        version: Version(non_negative(version, "version")?),
+        position: Position(non_negative(position, "position")?),
+        event_type,
+        schema_version: u32::try_from(schema_version)
+            .map_err(|_| corrupt(format!("schema version {schema_version} is out of range")))?,
+        recorded_at,
         payload: payload.0,
     })
 }
