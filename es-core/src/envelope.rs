@@ -88,7 +88,27 @@ pub struct ReplayedEvent {
     /// When the store recorded it.
     pub recorded_at: DateTime<Utc>,
     /// The payload in its stored schema version.
-    pub payload: Value,
+    pub payload: StoredPayload,
+}
+
+/// A payload as a store hands it to a replay: a parsed JSON value, or JSON text that the event
+/// type deserializes directly (parsing it once instead of twice).
+#[derive(Clone, Debug, PartialEq)]
+pub enum StoredPayload {
+    /// A parsed JSON value.
+    Value(Value),
+    /// JSON text.
+    Json(String),
+}
+
+impl StoredPayload {
+    /// The payload as a JSON value (parsing the text of [`StoredPayload::Json`]).
+    pub fn to_value(&self) -> Result<Value, serde_json::Error> {
+        match self {
+            StoredPayload::Value(value) => Ok(value.clone()),
+            StoredPayload::Json(text) => serde_json::from_str(text),
+        }
+    }
 }
 
 impl ReplayedEvent {
@@ -102,7 +122,11 @@ impl ReplayedEvent {
             payload,
             ..
         } = self;
-        E::from_payload(&event_type, schema_version, payload).map_err(|kind| DecodeError {
+        let decoded = match payload {
+            StoredPayload::Value(value) => E::from_payload(&event_type, schema_version, value),
+            StoredPayload::Json(text) => E::from_json(&event_type, schema_version, &text),
+        };
+        decoded.map_err(|kind| DecodeError {
             stream: stream.clone(),
             version,
             position,
@@ -122,7 +146,7 @@ impl From<RecordedEvent> for ReplayedEvent {
             event_type: meta.event_type,
             schema_version: meta.schema_version,
             recorded_at: meta.recorded_at,
-            payload,
+            payload: StoredPayload::Value(payload),
         }
     }
 }

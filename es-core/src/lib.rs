@@ -66,6 +66,7 @@ pub mod testkit;
 pub use aggregate::{Aggregate, Apply, Handle};
 pub use envelope::{
     AppendResult, AppendedEvent, EventEnvelope, EventMeta, NewEvent, RecordedEvent, ReplayedEvent,
+    StoredPayload,
 };
 pub use error::{
     BoxError, DecodeError, DecodeErrorKind, ExecuteError, RepositoryError, StoreError,

@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use es_core::{
-    EventId, EventMeta, Metadata, Position, RecordedEvent, ReplayedEvent, StoreError, StreamId,
-    Version,
+    EventId, EventMeta, Metadata, Position, RecordedEvent, ReplayedEvent, StoreError,
+    StoredPayload, StreamId, Version,
 };
 use serde_json::Value;
 use sqlx::postgres::{PgRow, PgTypeInfo, PgValueFormat, PgValueRef, Postgres};
@@ -42,6 +42,34 @@ impl<'r> sqlx::Decode<'r, Postgres> for TxId {
                 Ok(TxId(u64::from_be_bytes(bytes)))
             }
             PgValueFormat::Text => Ok(TxId(value.as_str()?.parse()?)),
+        }
+    }
+}
+
+/// A `jsonb` value as its JSON text, unparsed: the event type deserializes it once, directly
+/// (see [`es_core::DomainEvent::from_json`]), instead of through a [`Value`].
+pub(crate) struct JsonText(pub String);
+
+impl sqlx::Type<Postgres> for JsonText {
+    fn type_info() -> PgTypeInfo {
+        PgTypeInfo::with_name("jsonb")
+    }
+
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        TypeInfo::name(ty).eq_ignore_ascii_case("jsonb")
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Postgres> for JsonText {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        match value.format() {
+            // The binary form of jsonb is a version byte (1) followed by the JSON text.
+            PgValueFormat::Binary => match value.as_bytes()? {
+                [1, text @ ..] => Ok(JsonText(std::str::from_utf8(text)?.to_owned())),
+                [v, ..] => Err(format!("unsupported jsonb format version {v}").into()),
+                [] => Err("empty jsonb value".into()),
+            },
+            PgValueFormat::Text => Ok(JsonText(value.as_str()?.to_owned())),
         }
     }
 }
@@ -102,7 +130,7 @@ pub(crate) fn decode_replayed(stream: &StreamId, row: &PgRow) -> Result<Replayed
     let event_type: String = row.try_get(2).map_err(StoreError::database)?;
     let schema_version: i32 = row.try_get(3).map_err(StoreError::database)?;
     let recorded_at: DateTime<Utc> = row.try_get(4).map_err(StoreError::database)?;
-    let payload: Json<Value> = row
+    let JsonText(payload) = row
         .try_get(5)
         .map_err(|e| corrupt(format!("payload: {e}")))?;
     Ok(ReplayedEvent {
@@ -112,6 +140,6 @@ pub(crate) fn decode_replayed(stream: &StreamId, row: &PgRow) -> Result<Replayed
         schema_version: u32::try_from(schema_version)
             .map_err(|_| corrupt(format!("schema version {schema_version} is out of range")))?,
         recorded_at,
-        payload: payload.0,
+        payload: StoredPayload::Json(payload),
     })
 }
