@@ -1,4 +1,5 @@
-//! Stored events: [`NewEvent`] (to append), [`RecordedEvent`] (read back), [`EventEnvelope`] (decoded).
+//! Stored events: [`NewEvent`] (to append), [`RecordedEvent`] (read back), [`EventEnvelope`] (decoded),
+//! [`ReplayedEvent`] (read back for a replay).
 
 use crate::error::{DecodeError, StoreError};
 use crate::event::DomainEvent;
@@ -65,6 +66,87 @@ impl RecordedEvent {
                 schema_version: meta.schema_version,
                 kind,
             }),
+        }
+    }
+}
+
+/// A stored event as a replay needs it: where it is in its stream and the log, its type, schema
+/// version, time and payload, without the event id and metadata that folding does not use.
+///
+/// Returned by [`EventStore::replay_stream`](crate::EventStore::replay_stream), which
+/// [`Repository`](crate::Repository) loads aggregates with, so that stores can skip columns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplayedEvent {
+    /// Its 1-based version in the stream.
+    pub version: Version,
+    /// Its global position.
+    pub position: Position,
+    /// The stable event type name, as stored.
+    pub event_type: String,
+    /// The schema version, as stored (before upcasting).
+    pub schema_version: u32,
+    /// When the store recorded it.
+    pub recorded_at: DateTime<Utc>,
+    /// The payload in its stored schema version.
+    pub payload: StoredPayload,
+}
+
+/// A payload as a store hands it to a replay: a parsed JSON value, or JSON text that the event
+/// type deserializes directly (parsing it once instead of twice).
+#[derive(Clone, Debug, PartialEq)]
+pub enum StoredPayload {
+    /// A parsed JSON value.
+    Value(Value),
+    /// JSON text.
+    Json(String),
+}
+
+impl StoredPayload {
+    /// The payload as a JSON value (parsing the text of [`StoredPayload::Json`]).
+    pub fn to_value(&self) -> Result<Value, serde_json::Error> {
+        match self {
+            StoredPayload::Value(value) => Ok(value.clone()),
+            StoredPayload::Json(text) => serde_json::from_str(text),
+        }
+    }
+}
+
+impl ReplayedEvent {
+    /// Decodes (and upcasts) the payload into `E`; `stream` names the stream in the error.
+    pub fn into_event<E: DomainEvent>(self, stream: &StreamId) -> Result<E, DecodeError> {
+        let ReplayedEvent {
+            version,
+            position,
+            event_type,
+            schema_version,
+            payload,
+            ..
+        } = self;
+        let decoded = match payload {
+            StoredPayload::Value(value) => E::from_payload(&event_type, schema_version, value),
+            StoredPayload::Json(text) => E::from_json(&event_type, schema_version, &text),
+        };
+        decoded.map_err(|kind| DecodeError {
+            stream: stream.clone(),
+            version,
+            position,
+            event_type,
+            schema_version,
+            kind,
+        })
+    }
+}
+
+impl From<RecordedEvent> for ReplayedEvent {
+    fn from(record: RecordedEvent) -> Self {
+        let RecordedEvent { meta, payload } = record;
+        Self {
+            version: meta.version,
+            position: meta.position,
+            event_type: meta.event_type,
+            schema_version: meta.schema_version,
+            recorded_at: meta.recorded_at,
+            payload: StoredPayload::Value(payload),
         }
     }
 }

@@ -33,6 +33,18 @@ pub trait DomainEvent: Sized + Send + Sync + 'static {
         schema_version: u32,
         payload: Value,
     ) -> Result<Self, DecodeErrorKind>;
+
+    /// Decodes a stored event from its JSON text. The default parses the text into a
+    /// [`Value`] and calls [`from_payload`](Self::from_payload); event types (and derived event
+    /// sets) deserialize the text directly when it needs no upcast, parsing it once.
+    fn from_json(
+        event_type: &str,
+        schema_version: u32,
+        json: &str,
+    ) -> Result<Self, DecodeErrorKind> {
+        let payload: Value = serde_json::from_str(json)?;
+        Self::from_payload(event_type, schema_version, payload)
+    }
 }
 
 /// One event type: a serde struct with a stable name and a schema version.
@@ -136,6 +148,18 @@ impl<T: Event> DomainEvent for T {
             payload = upcast;
         }
         Ok(serde_json::from_value(payload)?)
+    }
+
+    fn from_json(
+        event_type: &str,
+        schema_version: u32,
+        json: &str,
+    ) -> Result<Self, DecodeErrorKind> {
+        if schema_version == T::VERSION && T::handles(event_type) {
+            return Ok(serde_json::from_str(json)?);
+        }
+        let payload: Value = serde_json::from_str(json)?;
+        Self::from_payload(event_type, schema_version, payload)
     }
 }
 

@@ -75,7 +75,8 @@ pub mod testkit;
 
 pub use aggregate::{Aggregate, Apply, Handle};
 pub use envelope::{
-    AppendResult, AppendedEvent, EventEnvelope, EventMeta, NewEvent, RecordedEvent,
+    AppendResult, AppendedEvent, EventEnvelope, EventMeta, NewEvent, RecordedEvent, ReplayedEvent,
+    StoredPayload,
 };
 pub use error::{
     BoxError, DecodeError, DecodeErrorKind, ExecuteError, RepositoryError, StoreError,
@@ -94,7 +95,9 @@ pub use projection::{
     ProjectionStore, RetryReport, RunnerState, Wakeup,
 };
 pub use repository::{DEFAULT_MAX_RETRIES, Executed, Loaded, Repository};
-pub use store::{CheckpointStore, EventStore, EventStream, ReadAll, Snapshot, SnapshotStore};
+pub use store::{
+    CheckpointStore, EventStore, EventStream, ReadAll, ReplayStream, Snapshot, SnapshotStore,
+};
 pub use subscription::{Subscription, SubscriptionBuilder};
 
 /// The `async_trait` attribute, for implementing the object-safe async traits ([`EventStore`],

@@ -311,19 +311,19 @@ where
                 state: A::default(),
                 version: Version::INITIAL,
             });
-            let mut events = self.store.read_stream(stream, loaded.version.next());
+            let mut events = self.store.replay_stream(stream, loaded.version.next());
             while let Some(record) = events.try_next().await? {
                 let past = match until {
                     Until::Head => false,
-                    Until::Version(v) => record.meta.version > v,
-                    Until::Time(t) => record.meta.recorded_at > t,
+                    Until::Version(v) => record.version > v,
+                    Until::Time(t) => record.recorded_at > t,
                 };
                 if past {
                     break;
                 }
-                let version = record.meta.version;
-                let envelope = record.into_decoded::<A::Event>()?;
-                loaded.state.apply(&envelope.event);
+                let version = record.version;
+                let event = record.into_event::<A::Event>(stream)?;
+                loaded.state.apply(&event);
                 loaded.version = version;
             }
             Ok(loaded)

@@ -12,8 +12,8 @@
 
 use crate::{
     Checkpoint, CheckpointStore, DecodeErrorKind, Event, EventStore, ExpectedVersion, Metadata,
-    NewEvent, Position, ReadAll, RecordedEvent, Snapshot, SnapshotStore, StoreError, StreamId,
-    Version,
+    NewEvent, Position, ReadAll, RecordedEvent, ReplayedEvent, Snapshot, SnapshotStore, StoreError,
+    StreamId, Version,
 };
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
@@ -38,7 +38,7 @@ macro_rules! conformance_suite {
             batch_is_atomic, idempotent_append, read_all_pages_without_gaps,
             read_all_filters_by_type_and_time, metadata_round_trips, decode_errors_name_the_event,
             snapshots_keep_the_newest, checkpoints_round_trip, concurrent_writers_never_fork,
-            append_signal_fires, missing_stream_is_empty
+            append_signal_fires, missing_stream_is_empty, replay_stream_matches_read_stream
         );
     };
     (@tests $factory:expr, $teardown:expr; $($name:ident),* $(,)?) => {$(
@@ -537,4 +537,85 @@ pub async fn missing_stream_is_empty<S: ConformanceStore>(store: S) {
         .await
         .unwrap();
     assert!(empty.events.is_empty());
+}
+
+/// `replay_stream` returns the same events as `read_stream` (minus ids and metadata), in version
+/// order, from the requested version, and nothing of other streams.
+pub async fn replay_stream_matches_read_stream<S: ConformanceStore>(store: S) {
+    let (a, b) = (stream("replay-a"), stream("replay-b"));
+    let meta = Metadata::new().with_actor("tester");
+    store
+        .append(
+            &a,
+            ExpectedVersion::NoStream,
+            vec![noted("one"), noted("two")],
+        )
+        .await
+        .unwrap();
+    store
+        .append(&b, ExpectedVersion::NoStream, vec![noted("other")])
+        .await
+        .unwrap();
+    store
+        .append(
+            &a,
+            ExpectedVersion::Exact(Version(2)),
+            vec![noted("three").with_metadata(meta)],
+        )
+        .await
+        .unwrap();
+    for from in [1, 2, 4] {
+        let expected: Vec<ReplayedEvent> = read_stream(&store, &a, from)
+            .await
+            .into_iter()
+            .map(ReplayedEvent::from)
+            .collect();
+        let replayed: Vec<ReplayedEvent> = store
+            .replay_stream(&a, Version(from))
+            .try_collect()
+            .await
+            .expect("replay_stream failed");
+        assert_eq!(
+            replayed.len(),
+            expected.len(),
+            "replay_stream from version {from}"
+        );
+        for (r, e) in replayed.iter().zip(&expected) {
+            let payload = r
+                .payload
+                .to_value()
+                .expect("a replayed payload is not JSON");
+            assert_eq!(payload, e.payload.to_value().unwrap());
+            assert_eq!(
+                (r.version, r.position, &r.event_type),
+                (e.version, e.position, &e.event_type)
+            );
+            assert_eq!(
+                (r.schema_version, r.recorded_at),
+                (e.schema_version, e.recorded_at)
+            );
+        }
+    }
+    let replayed: Vec<ReplayedEvent> = store
+        .replay_stream(&a, Version(1))
+        .try_collect()
+        .await
+        .unwrap();
+    let texts: Vec<_> = replayed
+        .iter()
+        .map(|e| e.payload.to_value().unwrap()["text"].clone())
+        .collect();
+    assert_eq!(texts, ["one", "two", "three"]);
+    assert_eq!(
+        replayed.iter().map(|e| e.version).collect::<Vec<_>>(),
+        [Version(1), Version(2), Version(3)]
+    );
+    let event: Noted = replayed[2].clone().into_event(&a).unwrap();
+    assert_eq!(event.text, "three");
+    let none: Vec<ReplayedEvent> = store
+        .replay_stream(&stream("replay-missing"), Version(1))
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(none.is_empty());
 }

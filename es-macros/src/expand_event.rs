@@ -242,6 +242,20 @@ fn event_set(set: &EventSet<'_>) -> TokenStream {
                     )*
                     ::core::result::Result::Err(#krate::DecodeErrorKind::UnknownType { target: #target })
                 }
+
+                fn from_json(
+                    event_type: &str,
+                    schema_version: u32,
+                    json: &str,
+                ) -> ::core::result::Result<Self, #krate::DecodeErrorKind> {
+                    #(
+                        if <#types as #krate::DomainEvent>::handles(event_type) {
+                            return <#types as #krate::DomainEvent>::from_json(event_type, schema_version, json)
+                                .map(Self::#variants);
+                        }
+                    )*
+                    ::core::result::Result::Err(#krate::DecodeErrorKind::UnknownType { target: #target })
+                }
             }
 
             #(

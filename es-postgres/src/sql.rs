@@ -1,6 +1,6 @@
 //! The SQL of one store, with its schema name quoted in once at construction.
 
-use crate::row::EVENT_COLUMNS;
+use crate::row::{EVENT_COLUMNS, REPLAY_COLUMNS};
 use crate::schema::SchemaName;
 use es_core::ReadAll;
 use sqlx::{AssertSqlSafe, SqlStr};
@@ -17,6 +17,7 @@ pub(crate) struct Statements {
     pub stream_version: Arc<str>,
     pub head_position: Arc<str>,
     pub read_stream: Arc<str>,
+    pub replay_stream: Arc<str>,
     pub horizon: Arc<str>,
     pub newest_commit: Arc<str>,
     pub load_snapshot: Arc<str>,
@@ -69,6 +70,10 @@ impl Statements {
             )),
             read_stream: arc(format!(
                 "SELECT {EVENT_COLUMNS} FROM {s}.es_events
+                 WHERE stream_id = $1 AND version >= $2 ORDER BY version"
+            )),
+            replay_stream: arc(format!(
+                "SELECT {REPLAY_COLUMNS} FROM {s}.es_events
                  WHERE stream_id = $1 AND version >= $2 ORDER BY version"
             )),
             horizon: arc(

@@ -1,14 +1,14 @@
 //! [`PgStore`]: events, snapshots and checkpoints in one PostgreSQL schema.
 
 use crate::error::ConnectError;
-use crate::row::decode;
+use crate::row::{decode, decode_replayed};
 use crate::schema::SchemaName;
 use crate::sql::{Statements, sql};
 use async_trait::async_trait;
 use es_core::{
     AppendResult, AppendedEvent, Checkpoint, CheckpointStore, EventId, EventStore, EventStream,
-    ExpectedVersion, NewEvent, Position, ReadAll, Snapshot, SnapshotStore, StoreError, StreamId,
-    Version,
+    ExpectedVersion, NewEvent, Position, ReadAll, ReplayStream, Snapshot, SnapshotStore,
+    StoreError, StreamId, Version,
 };
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
@@ -510,6 +510,19 @@ impl EventStore for PgStore {
             .map(|row| {
                 row.map_err(StoreError::database)
                     .and_then(|row| decode(&row))
+            })
+            .boxed()
+    }
+
+    fn replay_stream<'a>(&'a self, stream: &'a StreamId, from: Version) -> ReplayStream<'a> {
+        let from = i64::try_from(from.0).unwrap_or(i64::MAX);
+        sqlx::query(sql(&self.shared.sql.replay_stream))
+            .bind(stream.as_str())
+            .bind(from)
+            .fetch(&self.pool)
+            .map(move |row| {
+                row.map_err(StoreError::database)
+                    .and_then(|row| decode_replayed(stream, &row))
             })
             .boxed()
     }
