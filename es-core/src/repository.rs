@@ -11,7 +11,11 @@ use crate::store::{EventStore, Snapshot, SnapshotStore};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 use tracing::Instrument;
+
+mod cache;
+use cache::AggregateCache;
 
 /// How many times [`Repository::execute`] retries a command after a concurrent write, by default.
 pub const DEFAULT_MAX_RETRIES: usize = 10;
@@ -50,14 +54,17 @@ pub const DEFAULT_MAX_RETRIES: usize = 10;
 pub struct Repository<A, S> {
     store: S,
     max_retries: usize,
+    cache: Option<Arc<AggregateCache<A>>>,
     _aggregate: PhantomData<fn() -> A>,
 }
 
 impl<A, S: Clone> Clone for Repository<A, S> {
+    /// A repository over a clone of the store, sharing this one's cache (if any).
     fn clone(&self) -> Self {
         Self {
             store: self.store.clone(),
             max_retries: self.max_retries,
+            cache: self.cache.clone(),
             _aggregate: PhantomData,
         }
     }
@@ -103,6 +110,7 @@ where
         Self {
             store,
             max_retries: DEFAULT_MAX_RETRIES,
+            cache: None,
             _aggregate: PhantomData,
         }
     }
@@ -110,6 +118,56 @@ where
     /// Sets how many times a conflicting command is retried (0: never).
     pub fn with_max_retries(mut self, retries: usize) -> Self {
         self.max_retries = retries;
+        self
+    }
+
+    /// Keeps the states of up to `capacity` aggregates in memory between commands, so that
+    /// [`execute`](Self::execute) on a recently used aggregate skips the load (snapshot and replay)
+    /// and costs one append. Clones of this repository share the cache.
+    ///
+    /// Commands are still decided on the current state, also with other writers (other processes,
+    /// or repositories without this cache) appending to the same streams:
+    /// - a command that produces events appends them at the cached version, so a cached state that
+    ///   another writer overtook makes the append conflict, and the command is decided again on
+    ///   the state reloaded from the store;
+    /// - a command that is rejected or produces no events on a cached state is confirmed with one
+    ///   cheap version query, and decided again on the reloaded state if the stream moved on.
+    ///
+    /// The least recently stored state is evicted when the cache is full. Loads
+    /// ([`load`](Self::load) and the others) always read the store.
+    ///
+    /// ```
+    /// # use es_core::{Aggregate, Event, Handle, MemoryStore, Repository};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Debug, Clone, Serialize, Deserialize)]
+    /// # struct Added { n: i64 }
+    /// # impl Event for Added { const NAME: &'static str = "counter.added"; }
+    /// # #[derive(Default)]
+    /// # struct Counter { total: i64 }
+    /// # impl Aggregate for Counter {
+    /// #     const NAME: &'static str = "counter";
+    /// #     type Event = Added;
+    /// #     fn apply(&mut self, e: &Added) { self.total += e.n }
+    /// # }
+    /// # #[derive(Clone)]
+    /// # struct Add(i64);
+    /// # impl Handle<Add> for Counter {
+    /// #     type Error = std::convert::Infallible;
+    /// #     async fn handle(&self, cmd: Add) -> Result<Vec<Added>, Self::Error> { Ok(vec![Added { n: cmd.0 }]) }
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = MemoryStore::new();
+    /// let cached = Repository::<Counter, _>::new(store.clone()).with_cache(10_000);
+    /// let other = Repository::<Counter, _>::new(store);
+    /// cached.execute("c1", Add(2)).await.unwrap(); // loads, appends, keeps the state
+    /// other.execute("c1", Add(3)).await.unwrap(); // another writer moves the stream on
+    /// let done = cached.execute("c1", Add(4)).await.unwrap(); // conflicts once, reloads
+    /// assert_eq!(done.attempts, 2);
+    /// assert_eq!(other.load("c1").await.unwrap().total, 9);
+    /// # });
+    /// ```
+    pub fn with_cache(mut self, capacity: usize) -> Self {
+        self.cache = Some(Arc::new(AggregateCache::new(capacity)));
         self
     }
 
@@ -205,21 +263,42 @@ where
     {
         let stream = Self::stream_id(id).map_err(ExecuteError::Repository)?;
         let mut attempt = 0;
+        // The cache is used for the first decision only: after a conflict or a stale cached state
+        // the command is decided on the state loaded from the store.
+        let mut try_cache = true;
         loop {
             attempt += 1;
-            let Loaded { mut state, version } = self.load_stream(&stream, Until::Head).await?;
-            let events = state
-                .handle(command.clone())
-                .await
-                .map_err(ExecuteError::Rejected)?;
-            if events.is_empty() {
-                return Ok(Executed {
-                    stream_id: stream,
-                    version,
-                    events: Vec::new(),
-                    attempts: attempt,
-                });
-            }
+            let cached = match &self.cache {
+                Some(cache) if try_cache => cache.take(&stream),
+                _ => None,
+            };
+            try_cache = false;
+            let from_cache = cached.is_some();
+            let Loaded { mut state, version } = match cached {
+                Some(loaded) => loaded,
+                None => self.load_stream(&stream, Until::Head).await?,
+            };
+            let events = match state.handle(command.clone()).await {
+                Ok(events) if !events.is_empty() => events,
+                decided => {
+                    // Nothing to append, so no guard tells whether the state was current.
+                    if from_cache && self.store.stream_version(&stream).await? != version {
+                        tracing::debug!(%stream, cached = %version, "cached state was stale, deciding again");
+                        attempt -= 1;
+                        continue;
+                    }
+                    self.remember(&stream, Loaded { state, version });
+                    return match decided {
+                        Ok(_) => Ok(Executed {
+                            stream_id: stream,
+                            version,
+                            events: Vec::new(),
+                            attempts: attempt,
+                        }),
+                        Err(rejection) => Err(ExecuteError::Rejected(rejection)),
+                    };
+                }
+            };
             let batch = events
                 .iter()
                 .map(|event| {
@@ -243,6 +322,15 @@ where
                     }
                     self.maybe_snapshot(&stream, &state, version, new_version)
                         .await;
+                    if !result.already_appended {
+                        self.remember(
+                            &stream,
+                            Loaded {
+                                state,
+                                version: new_version,
+                            },
+                        );
+                    }
                     return Ok(Executed {
                         stream_id: stream,
                         version: new_version,
@@ -261,6 +349,13 @@ where
                 }
                 Err(error) => return Err(error.into()),
             }
+        }
+    }
+
+    /// Keeps `loaded` for the next command on `stream`, if this repository caches.
+    fn remember(&self, stream: &StreamId, loaded: Loaded<A>) {
+        if let Some(cache) = &self.cache {
+            cache.put(stream, loaded);
         }
     }
 

@@ -136,6 +136,48 @@ impl<S: SnapshotStore> SnapshotStore for Raced<S> {
     }
 }
 
+/// A real store that counts how many stream reads (loads) it served.
+#[derive(Clone)]
+struct Counted<S> {
+    inner: S,
+    reads: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl<S: EventStore> EventStore for Counted<S> {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError> {
+        self.inner.append(stream, expected, events).await
+    }
+    fn read_stream<'a>(&'a self, stream: &'a StreamId, from: Version) -> EventStream<'a> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.read_stream(stream, from)
+    }
+    fn read_all<'a>(&'a self, query: ReadAll) -> EventStream<'a> {
+        self.inner.read_all(query)
+    }
+    async fn stream_version(&self, stream: &StreamId) -> Result<Version, StoreError> {
+        self.inner.stream_version(stream).await
+    }
+    async fn head_position(&self) -> Result<Position, StoreError> {
+        self.inner.head_position().await
+    }
+}
+
+#[async_trait]
+impl<S: SnapshotStore> SnapshotStore for Counted<S> {
+    async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
+        self.inner.load_snapshot(stream).await
+    }
+    async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        self.inner.save_snapshot(snapshot).await
+    }
+}
+
 trait TestStore: EventStore + SnapshotStore + CheckpointStore + Clone + 'static {}
 impl<T: EventStore + SnapshotStore + CheckpointStore + Clone + 'static> TestStore for T {}
 
@@ -204,6 +246,11 @@ on_every_store!(
     a_multi_event_command_is_atomic,
     snapshots_are_used_and_never_double_apply,
     stale_snapshot_schema_is_ignored,
+    a_cache_skips_loads_and_still_snapshots,
+    a_cached_state_overtaken_by_another_writer_conflicts_and_reloads,
+    a_rejection_on_a_stale_cached_state_is_decided_again,
+    a_no_op_on_a_stale_cached_state_reports_the_current_version,
+    cached_and_plain_writers_together_lose_nothing,
 );
 
 async fn a_conflicting_command_is_retried_and_succeeds<S: TestStore>(store: S) {
@@ -367,6 +414,115 @@ async fn stale_snapshot_schema_is_ignored<S: TestStore>(store: S) {
         .await
         .unwrap();
     assert_eq!(accounts.load("a").await.unwrap().balance, 6);
+}
+
+async fn a_cache_skips_loads_and_still_snapshots<S: TestStore>(store: S) {
+    let counted = Counted {
+        inner: store.clone(),
+        reads: Arc::new(AtomicUsize::new(0)),
+    };
+    let accounts = Repository::<Account, _>::new(counted.clone()).with_cache(100);
+    for _ in 0..25 {
+        accounts.execute("a", Deposit(1)).await.unwrap();
+    }
+    assert_eq!(
+        counted.reads.load(Ordering::SeqCst),
+        1,
+        "only the first command loads; the others run on the cached state"
+    );
+    // A clone shares the cache.
+    accounts.clone().execute("a", Deposit(1)).await.unwrap();
+    assert_eq!(counted.reads.load(Ordering::SeqCst), 1);
+    let stream = StreamId::new("account-a").unwrap();
+    let snapshot = store
+        .load_snapshot(&stream)
+        .await
+        .unwrap()
+        .expect("snapshot");
+    assert_eq!(snapshot.version, Version(20));
+    let loaded = Repository::<Account, _>::new(store)
+        .load_versioned("a")
+        .await
+        .unwrap();
+    assert_eq!(loaded.version, Version(26));
+    assert_eq!((loaded.state.balance, loaded.state.applied), (26, 26));
+}
+
+async fn a_cached_state_overtaken_by_another_writer_conflicts_and_reloads<S: TestStore>(store: S) {
+    let cached = Repository::<Account, _>::new(store.clone()).with_cache(10);
+    let other = Repository::<Account, _>::new(store.clone());
+    cached.execute("a", Deposit(100)).await.unwrap();
+    other.execute("a", Withdraw(100)).await.unwrap();
+    // The cached state still has 100; the current state has 0, so the withdrawal must fail.
+    let error = cached.execute("a", Withdraw(50)).await.unwrap_err();
+    assert_eq!(error.rejection(), Some(&InsufficientFunds));
+    let stream = StreamId::new("account-a").unwrap();
+    assert_eq!(store.stream_version(&stream).await.unwrap(), Version(2));
+    assert_eq!(other.load("a").await.unwrap().balance, 0);
+    // The rejection left the current state cached: the next command appends at version 2.
+    let done = cached.execute("a", Deposit(7)).await.unwrap();
+    assert_eq!((done.version, done.attempts), (Version(3), 1));
+}
+
+async fn a_rejection_on_a_stale_cached_state_is_decided_again<S: TestStore>(store: S) {
+    let cached = Repository::<Account, _>::new(store.clone()).with_cache(10);
+    let other = Repository::<Account, _>::new(store.clone());
+    cached.execute("a", Deposit(10)).await.unwrap();
+    other.execute("a", Deposit(100)).await.unwrap();
+    // On the cached state (10) this is rejected; on the current state (110) it is not.
+    let done = cached
+        .execute("a", Withdraw(50))
+        .await
+        .unwrap_or_else(|e| panic!("decided on a stale state: {e}"));
+    assert_eq!((done.version, done.attempts), (Version(3), 1));
+    assert_eq!(other.load("a").await.unwrap().balance, 60);
+}
+
+async fn a_no_op_on_a_stale_cached_state_reports_the_current_version<S: TestStore>(store: S) {
+    let cached = Repository::<Account, _>::new(store.clone()).with_cache(10);
+    let other = Repository::<Account, _>::new(store.clone());
+    cached.execute("a", Deposit(1)).await.unwrap();
+    other.execute("a", DepositOnes(3)).await.unwrap();
+    let done = cached.execute("a", DepositOnes(0)).await.unwrap();
+    assert!(done.events.is_empty());
+    assert_eq!(done.version, Version(4));
+}
+
+async fn cached_and_plain_writers_together_lose_nothing<S: TestStore>(store: S) {
+    let cached = Repository::<Account, _>::new(store.clone())
+        .with_cache(10)
+        .with_max_retries(10_000);
+    let plain = Repository::<Account, _>::new(store.clone()).with_max_retries(10_000);
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let repo = if w % 2 == 0 {
+            cached.clone()
+        } else {
+            plain.clone()
+        };
+        writers.push(tokio::spawn(async move {
+            for _ in 0..25 {
+                repo.execute("shared", Deposit(1)).await.unwrap();
+                repo.execute("shared", Withdraw(1)).await.unwrap();
+                repo.execute("shared", Deposit(1)).await.unwrap();
+            }
+        }));
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let loaded = plain.load_versioned("shared").await.unwrap();
+    assert_eq!(loaded.version, Version(300));
+    assert_eq!(loaded.state.balance, 100);
+    // Never below zero: every withdrawal was decided on the state it was appended to.
+    let mut balance = 0;
+    for event in plain.history("shared").await.unwrap() {
+        match event.event {
+            AccountEvent::Deposited(d) => balance += d.amount,
+            AccountEvent::Withdrawn(w) => balance -= w.amount,
+        }
+        assert!(balance >= 0, "overdrawn at version {}", event.meta.version);
+    }
 }
 
 #[tokio::test]
