@@ -219,7 +219,9 @@ where
     }
 
     /// Executes a command: load, handle, append at the loaded version; on a concurrent write,
-    /// reload and retry (see [`with_max_retries`](Self::with_max_retries)).
+    /// reload and retry (see [`with_max_retries`](Self::with_max_retries)). With
+    /// [`with_cache`](Self::with_cache), a recently used aggregate is not loaded but taken from
+    /// memory, and still decided on its current state.
     pub async fn execute<C>(&self, id: &str, command: C) -> Result<Executed, ExecuteError<A::Error>>
     where
         A: Handle<C>,

@@ -81,11 +81,23 @@ impl Account {
 }
 
 /// A real store plus a competing writer: before each of the first `races` appends it lets a
-/// "concurrent" deposit of 1000 land first, so the repository's append really conflicts.
+/// "concurrent" deposit of 1000 land first, so the repository's append really conflicts. It also
+/// counts the stream reads (loads) it serves.
 #[derive(Clone)]
 struct Raced<S> {
     inner: S,
     races: Arc<AtomicUsize>,
+    reads: Arc<AtomicUsize>,
+}
+
+impl<S> Raced<S> {
+    fn new(inner: S, races: usize) -> Self {
+        Self {
+            inner,
+            races: Arc::new(AtomicUsize::new(races)),
+            reads: Arc::new(AtomicUsize::new(0)),
+        }
+    }
 }
 
 #[async_trait]
@@ -113,47 +125,6 @@ impl<S: EventStore> EventStore for Raced<S> {
         self.inner.append(stream, expected, events).await
     }
     fn read_stream<'a>(&'a self, stream: &'a StreamId, from: Version) -> EventStream<'a> {
-        self.inner.read_stream(stream, from)
-    }
-    fn read_all<'a>(&'a self, query: ReadAll) -> EventStream<'a> {
-        self.inner.read_all(query)
-    }
-    async fn stream_version(&self, stream: &StreamId) -> Result<Version, StoreError> {
-        self.inner.stream_version(stream).await
-    }
-    async fn head_position(&self) -> Result<Position, StoreError> {
-        self.inner.head_position().await
-    }
-}
-
-#[async_trait]
-impl<S: SnapshotStore> SnapshotStore for Raced<S> {
-    async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
-        self.inner.load_snapshot(stream).await
-    }
-    async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
-        self.inner.save_snapshot(snapshot).await
-    }
-}
-
-/// A real store that counts how many stream reads (loads) it served.
-#[derive(Clone)]
-struct Counted<S> {
-    inner: S,
-    reads: Arc<AtomicUsize>,
-}
-
-#[async_trait]
-impl<S: EventStore> EventStore for Counted<S> {
-    async fn append(
-        &self,
-        stream: &StreamId,
-        expected: ExpectedVersion,
-        events: Vec<NewEvent>,
-    ) -> Result<AppendResult, StoreError> {
-        self.inner.append(stream, expected, events).await
-    }
-    fn read_stream<'a>(&'a self, stream: &'a StreamId, from: Version) -> EventStream<'a> {
         self.reads.fetch_add(1, Ordering::SeqCst);
         self.inner.read_stream(stream, from)
     }
@@ -169,7 +140,7 @@ impl<S: EventStore> EventStore for Counted<S> {
 }
 
 #[async_trait]
-impl<S: SnapshotStore> SnapshotStore for Counted<S> {
+impl<S: SnapshotStore> SnapshotStore for Raced<S> {
     async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
         self.inner.load_snapshot(stream).await
     }
@@ -258,10 +229,7 @@ async fn a_conflicting_command_is_retried_and_succeeds<S: TestStore>(store: S) {
         .execute("a", Deposit(600))
         .await
         .unwrap();
-    let raced = Raced {
-        inner: store.clone(),
-        races: Arc::new(AtomicUsize::new(2)),
-    };
+    let raced = Raced::new(store.clone(), 2);
     let accounts = Repository::<Account, _>::new(raced);
     let done = accounts
         .execute("a", Withdraw(500))
@@ -276,10 +244,7 @@ async fn a_conflicting_command_is_retried_and_succeeds<S: TestStore>(store: S) {
 }
 
 async fn exhausted_retries_return_the_conflict<S: TestStore>(store: S) {
-    let raced = Raced {
-        inner: store.clone(),
-        races: Arc::new(AtomicUsize::new(100)),
-    };
+    let raced = Raced::new(store.clone(), 100);
     let accounts = Repository::<Account, _>::new(raced).with_max_retries(2);
     let error = accounts.execute("a", Deposit(5)).await.unwrap_err();
     match &error {
@@ -357,11 +322,7 @@ async fn a_multi_event_command_is_atomic<S: TestStore>(store: S) {
     assert_eq!(done.events.len(), 5);
     assert_eq!(done.version, Version(5));
     // A racing writer makes the next 3-event batch conflict: none of the 3 may be stored.
-    let raced = Repository::<Account, _>::new(Raced {
-        inner: store.clone(),
-        races: Arc::new(AtomicUsize::new(1)),
-    })
-    .with_max_retries(0);
+    let raced = Repository::<Account, _>::new(Raced::new(store.clone(), 1)).with_max_retries(0);
     assert!(raced.execute("a", DepositOnes(3)).await.is_err());
     let state = accounts.load_versioned("a").await.unwrap();
     assert_eq!(state.version, Version(6), "5 events + the competitor's one");
@@ -417,10 +378,7 @@ async fn stale_snapshot_schema_is_ignored<S: TestStore>(store: S) {
 }
 
 async fn a_cache_skips_loads_and_still_snapshots<S: TestStore>(store: S) {
-    let counted = Counted {
-        inner: store.clone(),
-        reads: Arc::new(AtomicUsize::new(0)),
-    };
+    let counted = Raced::new(store.clone(), 0);
     let accounts = Repository::<Account, _>::new(counted.clone()).with_cache(100);
     for _ in 0..25 {
         accounts.execute("a", Deposit(1)).await.unwrap();
