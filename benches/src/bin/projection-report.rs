@@ -25,6 +25,15 @@ use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+/// Adds a deposit to the batch's pending per-account sums (both stores' handlers).
+fn add_deposit(pending: &mut HashMap<String, i64>, e: &RecordedEvent) -> Result<(), HandlerError> {
+    let amount = e.payload["amount"]
+        .as_i64()
+        .ok_or_else(|| HandlerError::failed("a deposit without an amount"))?;
+    *pending.entry(e.meta.stream_id.to_string()).or_insert(0) += amount;
+    Ok(())
+}
+
 const ACCOUNTS: usize = 1_000;
 const DEPOSITED: &str = "account.deposited";
 
@@ -56,14 +65,7 @@ impl<'c> EventHandler<SqliteTx<'c>> for Balances {
         e: &RecordedEvent,
         _: &mut SqliteTx<'c>,
     ) -> Result<(), HandlerError> {
-        let amount = e.payload["amount"]
-            .as_i64()
-            .ok_or_else(|| HandlerError::failed("a deposit without an amount"))?;
-        *self
-            .pending
-            .entry(e.meta.stream_id.to_string())
-            .or_insert(0) += amount;
-        Ok(())
+        add_deposit(&mut self.pending, e)
     }
 }
 
@@ -176,14 +178,7 @@ impl<'c> EventHandler<PgTx<'c>> for PgBalances {
     }
 
     async fn handle(&mut self, e: &RecordedEvent, _: &mut PgTx<'c>) -> Result<(), HandlerError> {
-        let amount = e.payload["amount"]
-            .as_i64()
-            .ok_or_else(|| HandlerError::failed("a deposit without an amount"))?;
-        *self
-            .pending
-            .entry(e.meta.stream_id.to_string())
-            .or_insert(0) += amount;
-        Ok(())
+        add_deposit(&mut self.pending, e)
     }
 }
 
