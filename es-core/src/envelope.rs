@@ -217,26 +217,6 @@ impl NewEvent {
         self.metadata = metadata;
         self
     }
-
-    /// Checks a batch before an adapter stores it: one event id twice in one batch is
-    /// [`StoreError::InvalidInput`]. Every adapter calls this first, so all reject the same input.
-    ///
-    /// ```
-    /// use es_core::NewEvent;
-    /// let e = NewEvent::raw("noted", 1, serde_json::json!({}));
-    /// assert!(NewEvent::check_batch(&[e.clone()]).is_ok());
-    /// assert!(NewEvent::check_batch(&[e.clone(), e]).is_err());
-    /// ```
-    pub fn check_batch(events: &[NewEvent]) -> Result<(), StoreError> {
-        let mut ids = std::collections::HashSet::with_capacity(events.len());
-        match events.iter().find(|e| !ids.insert(e.event_id)) {
-            Some(dup) => Err(StoreError::InvalidInput(format!(
-                "event id {} appears twice in one batch",
-                dup.event_id
-            ))),
-            None => Ok(()),
-        }
-    }
 }
 
 /// Where one appended event was stored.

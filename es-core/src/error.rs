@@ -1,6 +1,9 @@
 //! Errors: [`StoreError`] from storage adapters, [`DecodeError`] for events that cannot be read back.
 
-use crate::id::{ExpectedVersion, InvalidStreamId, Position, StreamId, Version};
+use crate::id::{
+    Checkpoint, EventId, ExpectedVersion, InvalidStreamId, Position, StreamId, Version,
+};
+use crate::limits::shorten;
 
 /// A boxed error from a storage backend or a user handler.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -31,22 +34,19 @@ pub enum StoreError {
         /// The id that collided.
         event_id: crate::id::EventId,
     },
-    /// The caller passed something the store cannot accept (an invalid name, a too long batch, ...).
+    /// The caller passed something no store accepts (see [`crate::limits`]); nothing was written.
+    /// Every adapter checks input with the same functions, so all reject the same input with the
+    /// same [`InputError`].
     #[error("invalid input: {0}")]
-    InvalidInput(String),
+    InvalidInput(#[from] InputError),
     /// The database holds a schema this version of the adapter cannot use.
     #[error("incompatible database schema: {0}")]
     IncompatibleSchema(String),
-    /// A stored row could not be turned into an event record (a corrupt or foreign row).
-    #[error("corrupt stored event at stream `{stream}` version {version}: {message}")]
-    Corrupt {
-        /// The stream of the row.
-        stream: String,
-        /// The version of the row.
-        version: i64,
-        /// What was wrong.
-        message: String,
-    },
+    /// A stored row could not be turned into an event record (a row written around the store, by
+    /// SQL or a foreign tool). Names the row, so a reader can skip past it (a parking projection
+    /// parks it, see [`ErrorPolicy::park`](crate::ErrorPolicy::park)).
+    #[error(transparent)]
+    Corrupt(Box<CorruptEvent>),
     /// The database failed (connection, I/O, constraint, ...).
     #[error("database error: {0}")]
     Database(#[source] BoxError),
@@ -61,6 +61,191 @@ impl StoreError {
     /// Whether this is an expected-version conflict.
     pub fn is_conflict(&self) -> bool {
         matches!(self, StoreError::Conflict { .. })
+    }
+
+    /// The input error, if the store rejected the caller's input.
+    pub fn input_error(&self) -> Option<&InputError> {
+        match self {
+            StoreError::InvalidInput(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Which JSON value of an event or snapshot an [`InputError`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JsonField {
+    /// The event's payload.
+    Payload,
+    /// The event's metadata.
+    Metadata,
+    /// A snapshot's state.
+    SnapshotState,
+}
+
+impl std::fmt::Display for JsonField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            JsonField::Payload => "payload",
+            JsonField::Metadata => "metadata",
+            JsonField::SnapshotState => "snapshot state",
+        })
+    }
+}
+
+/// Input that no store accepts, with where it is. `index` is the event's index in its batch.
+/// Oversized values are quoted by a short prefix only.
+///
+/// ```
+/// use es_core::{ExpectedVersion, InputError, NewEvent, limits};
+/// let event = NewEvent::raw("", 1, serde_json::json!({}));
+/// let error = limits::check_append(ExpectedVersion::Any, &[event]).unwrap_err();
+/// assert!(matches!(error.input_error(), Some(InputError::InvalidEventType { index: 0, .. })));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// One event id twice in one batch.
+    #[error("event id {event_id} appears twice in one batch")]
+    DuplicateEventId {
+        /// The repeated id.
+        event_id: EventId,
+    },
+    /// An event type that is empty, too long or holds a control character.
+    #[error("event {index} of the batch: invalid event type {event_type:?}: {reason}")]
+    InvalidEventType {
+        /// The event's index in the batch.
+        index: usize,
+        /// The type (a short prefix if it is long).
+        event_type: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// A schema version of 0 or above [`limits::MAX_SCHEMA_VERSION`](crate::limits::MAX_SCHEMA_VERSION).
+    #[error("{}schema version {schema_version} is out of range (1 to {max})", at(.index))]
+    SchemaVersionOutOfRange {
+        /// The event's index in the batch (`None`: a snapshot).
+        index: Option<usize>,
+        /// The rejected version.
+        schema_version: u32,
+        /// The largest accepted.
+        max: u32,
+    },
+    /// A reserved metadata key (`correlation_id`, `causation_id`, `actor`) among the free keys:
+    /// it would collide with (or overwrite) the typed field. Set the field instead.
+    #[error(
+        "event {index} of the batch: metadata key `{key}` is reserved; set it with Metadata::with_{key} instead of Metadata::with"
+    )]
+    ReservedMetadataKey {
+        /// The event's index in the batch.
+        index: usize,
+        /// The key.
+        key: String,
+    },
+    /// A JSON value nested deeper than [`limits::MAX_JSON_DEPTH`](crate::limits::MAX_JSON_DEPTH).
+    #[error("{}{field} is nested more than {max} levels deep", at(.index))]
+    JsonTooDeep {
+        /// The event's index in the batch (`None`: a snapshot).
+        index: Option<usize>,
+        /// Which value.
+        field: JsonField,
+        /// The limit.
+        max: usize,
+    },
+    /// A NUL character (`\u0000`) in a JSON string or key, which PostgreSQL cannot store.
+    #[error("{}{field} holds a NUL character (\\u0000) in a string or key", at(.index))]
+    NulInJson {
+        /// The event's index in the batch (`None`: a snapshot).
+        index: Option<usize>,
+        /// Which value.
+        field: JsonField,
+    },
+    /// A number above what stores keep ([`limits::MAX_VERSION`](crate::limits::MAX_VERSION) for
+    /// versions, positions and commit keys).
+    #[error("{what} {value} is out of range (at most {max})")]
+    NumberOutOfRange {
+        /// What the number is.
+        what: &'static str,
+        /// The number.
+        value: u64,
+        /// The largest accepted.
+        max: u64,
+    },
+    /// A name (of a checkpoint or projection) that is empty, too long or holds a control character.
+    #[error("invalid {what} {name:?}: {reason}")]
+    InvalidName {
+        /// What the name is of.
+        what: &'static str,
+        /// The name (a short prefix if it is long).
+        name: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// Anything else a store cannot accept.
+    #[error("{0}")]
+    Other(String),
+}
+
+fn at(index: &Option<usize>) -> String {
+    index.map_or_else(String::new, |i| format!("event {i} of the batch: "))
+}
+
+/// A stored event row that does not decode: what of it could be read, and why the rest not.
+/// Text fields hold at most a short prefix of what is stored.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "corrupt stored event `{event_type}` in stream `{stream}` at version {version}, position {position}: {message}"
+)]
+pub struct CorruptEvent {
+    /// The row's stream id, as stored.
+    pub stream: String,
+    /// The row's version, as stored.
+    pub version: i64,
+    /// The row's global position.
+    pub position: u64,
+    /// The row's commit key (see [`Checkpoint`]); 0 on stores whose log is in position order and
+    /// on reads that do not select it (replays).
+    pub commit: u64,
+    /// The row's event type, as stored.
+    pub event_type: String,
+    /// The row's event id, if it decodes.
+    pub event_id: Option<EventId>,
+    /// What was wrong.
+    pub message: String,
+}
+
+impl CorruptEvent {
+    /// The checkpoint a reader that skips this row stands at.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint::new(self.commit, Position(self.position))
+    }
+
+    /// Builds the error, shortening long text.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        stream: &str,
+        version: i64,
+        position: u64,
+        commit: u64,
+        event_type: &str,
+        event_id: Option<EventId>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            stream: shorten(stream),
+            version,
+            position,
+            commit,
+            event_type: shorten(event_type),
+            event_id,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<CorruptEvent> for StoreError {
+    fn from(value: CorruptEvent) -> Self {
+        StoreError::Corrupt(Box::new(value))
     }
 }
 

@@ -27,7 +27,8 @@ pub struct StreamId(String);
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid stream id {id:?}: {reason}")]
 pub struct InvalidStreamId {
-    /// The rejected id.
+    /// The rejected id, cut to its first characters and its length when it is long (an error
+    /// message never carries a whole oversized value).
     pub id: String,
     /// Why it was rejected.
     pub reason: &'static str,
@@ -47,7 +48,10 @@ impl StreamId {
             None
         };
         match reason {
-            Some(reason) => Err(InvalidStreamId { id, reason }),
+            Some(reason) => Err(InvalidStreamId {
+                id: crate::limits::shorten(&id),
+                reason,
+            }),
             None => Ok(Self(id)),
         }
     }
@@ -56,11 +60,16 @@ impl StreamId {
     pub fn for_aggregate(aggregate: &str, id: &str) -> Result<Self, InvalidStreamId> {
         if id.is_empty() {
             return Err(InvalidStreamId {
-                id: id.to_owned(),
+                id: String::new(),
                 reason: "an aggregate id must not be empty",
             });
         }
         Self::new(format!("{aggregate}-{id}"))
+    }
+
+    /// A stream id known to be valid (a constant of this crate).
+    pub(crate) fn unchecked(id: &str) -> Self {
+        Self(id.to_owned())
     }
 
     /// The id as a string slice.

@@ -57,12 +57,14 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod adapter;
 mod aggregate;
 mod envelope;
 mod error;
 mod event;
 mod handler;
 mod id;
+pub mod limits;
 mod memory;
 mod metadata;
 pub mod projection;
@@ -79,7 +81,8 @@ pub use envelope::{
     StoredPayload,
 };
 pub use error::{
-    BoxError, DecodeError, DecodeErrorKind, ExecuteError, RepositoryError, StoreError,
+    BoxError, CorruptEvent, DecodeError, DecodeErrorKind, ExecuteError, InputError, JsonField,
+    RepositoryError, StoreError,
 };
 pub use event::{DomainEvent, Event, IntoEvents};
 pub use handler::{EventHandler, HandlerError, IntoHandlerResult};

@@ -116,58 +116,59 @@ impl EventStore for MemoryStore {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, StoreError> {
-        if events.is_empty() {
-            return Ok(AppendResult::default());
-        }
-        NewEvent::check_batch(&events)?;
-        let result = {
-            let mut data = self.write();
-            let stored = data.stored_with_ids(&events);
-            if let Some(repeat) = AppendResult::for_repeated_batch(stream, &events, &stored)? {
-                return Ok(repeat);
-            }
-            let actual = data.version(stream);
-            if !expected.matches(actual) {
-                return Err(StoreError::Conflict {
-                    stream: stream.clone(),
-                    expected,
-                    actual,
-                });
-            }
-            let now = Utc::now();
-            let mut appended = Vec::with_capacity(events.len());
-            for (i, event) in events.into_iter().enumerate() {
-                let index = data.log.len();
-                let meta = EventMeta {
-                    event_id: event.event_id,
-                    stream_id: stream.clone(),
-                    version: Version(actual.0 + 1 + i as u64),
-                    position: Position(index as u64 + 1),
-                    commit: 0,
-                    event_type: event.event_type,
-                    schema_version: event.schema_version,
-                    recorded_at: now,
-                    metadata: event.metadata,
-                };
-                appended.push(AppendedEvent {
-                    event_id: meta.event_id,
-                    version: meta.version,
-                    position: meta.position,
-                });
-                data.ids.insert(meta.event_id, index);
-                data.streams.entry(stream.clone()).or_default().push(index);
-                data.log.push(RecordedEvent {
-                    meta,
-                    payload: event.payload,
-                });
-            }
-            AppendResult {
-                events: appended,
-                already_appended: false,
-            }
-        };
-        self.inner.signal.send_modify(|n| *n += 1);
-        Ok(result)
+        crate::adapter::append_with(
+            stream,
+            expected,
+            events,
+            &self.inner.signal,
+            |events| async move {
+                let mut data = self.write();
+                let stored = data.stored_with_ids(&events);
+                if let Some(repeat) = AppendResult::for_repeated_batch(stream, &events, &stored)? {
+                    return Ok(repeat);
+                }
+                let actual = data.version(stream);
+                if !expected.matches(actual) {
+                    return Err(StoreError::Conflict {
+                        stream: stream.clone(),
+                        expected,
+                        actual,
+                    });
+                }
+                let now = Utc::now();
+                let mut appended = Vec::with_capacity(events.len());
+                for (i, event) in events.into_iter().enumerate() {
+                    let index = data.log.len();
+                    let meta = EventMeta {
+                        event_id: event.event_id,
+                        stream_id: stream.clone(),
+                        version: Version(actual.0 + 1 + i as u64),
+                        position: Position(index as u64 + 1),
+                        commit: 0,
+                        event_type: event.event_type,
+                        schema_version: event.schema_version,
+                        recorded_at: now,
+                        metadata: event.metadata,
+                    };
+                    appended.push(AppendedEvent {
+                        event_id: meta.event_id,
+                        version: meta.version,
+                        position: meta.position,
+                    });
+                    data.ids.insert(meta.event_id, index);
+                    data.streams.entry(stream.clone()).or_default().push(index);
+                    data.log.push(RecordedEvent {
+                        meta,
+                        payload: event.payload,
+                    });
+                }
+                Ok(AppendResult {
+                    events: appended,
+                    already_appended: false,
+                })
+            },
+        )
+        .await
     }
 
     fn read_stream<'a>(&'a self, stream: &'a StreamId, from: Version) -> EventStream<'a> {
@@ -187,6 +188,9 @@ impl EventStore for MemoryStore {
     }
 
     fn read_all<'a>(&'a self, query: ReadAll) -> EventStream<'a> {
+        if let Err(error) = crate::limits::check_read_all(&query) {
+            return Box::pin(futures::stream::once(async { Err(error) }));
+        }
         let data = self.read();
         let start = query.after.position.0 as usize;
         let limit = query.limit.unwrap_or(usize::MAX);
@@ -221,6 +225,7 @@ impl SnapshotStore for MemoryStore {
     }
 
     async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        crate::limits::check_snapshot(snapshot)?;
         let mut data = self.write();
         let newer = data
             .snapshots
@@ -237,15 +242,18 @@ impl SnapshotStore for MemoryStore {
 #[async_trait]
 impl CheckpointStore for MemoryStore {
     async fn load_checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, StoreError> {
+        crate::limits::check_name(name)?;
         Ok(self.read().checkpoints.get(name).copied())
     }
 
     async fn save_checkpoint(&self, name: &str, checkpoint: Checkpoint) -> Result<(), StoreError> {
+        crate::limits::check_checkpoint(name, checkpoint)?;
         self.write().checkpoints.insert(name.to_owned(), checkpoint);
         Ok(())
     }
 
     async fn delete_checkpoint(&self, name: &str) -> Result<(), StoreError> {
+        crate::limits::check_name(name)?;
         self.write().checkpoints.remove(name);
         Ok(())
     }

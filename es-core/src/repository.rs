@@ -382,9 +382,9 @@ where
                     })
                     .await
             }
-            Err(error) => Err(StoreError::InvalidInput(format!(
+            Err(error) => Err(StoreError::InvalidInput(crate::InputError::Other(format!(
                 "cannot serialize the state: {error}"
-            ))),
+            )))),
         };
         if let Err(error) = result {
             tracing::warn!(%stream, version = %after, %error, "snapshot not saved");

@@ -4,17 +4,13 @@
 use crate::listen::AppendNotifications;
 use crate::store::{PgStore, PgTx};
 use async_trait::async_trait;
+use es_core::adapter::{RawParked, from_db_int, to_db_int};
 use es_core::{
     Checkpoint, EventId, Lease, LeaseProvider, ParkedEvent, Position, ProjectionStore, StoreError,
-    StreamId, Version, Wakeup,
+    Wakeup, limits,
 };
 use sqlx::{AssertSqlSafe, Connection, PgConnection, Row};
 use std::time::Duration;
-
-fn to_i64(n: u64) -> Result<i64, StoreError> {
-    i64::try_from(n)
-        .map_err(|_| StoreError::InvalidInput(format!("{n} does not fit in a PostgreSQL bigint")))
-}
 
 impl PgStore {
     /// `text` with `{s}` replaced by the store's quoted schema name.
@@ -77,6 +73,7 @@ impl ProjectionStore for PgStore {
         tx: &mut Self::Tx,
         projection: &str,
     ) -> Result<Option<Checkpoint>, StoreError> {
+        limits::check_name(projection)?;
         // Create the row if missing, so there is always a row to lock: two runners starting at
         // once serialise on it instead of both starting from nothing.
         sqlx::query(self.projection_sql(
@@ -98,8 +95,8 @@ impl ProjectionStore for PgStore {
         let commit: i64 = row.try_get(0).map_err(StoreError::database)?;
         let position: i64 = row.try_get(1).map_err(StoreError::database)?;
         Ok(Some(Checkpoint::new(
-            commit.max(0) as u64,
-            Position(position.max(0) as u64),
+            from_db_int(commit, "checkpoint commit key")?,
+            Position(from_db_int(position, "checkpoint position")?),
         )))
     }
 
@@ -117,6 +114,7 @@ impl ProjectionStore for PgStore {
         tx: &mut Self::Tx,
         projection: &str,
     ) -> Result<(), StoreError> {
+        limits::check_name(projection)?;
         sqlx::query(self.projection_sql("DELETE FROM {s}.es_checkpoints WHERE name = $1"))
             .bind(projection)
             .execute(&mut **tx)
@@ -134,9 +132,9 @@ impl ProjectionStore for PgStore {
         .bind(&parked.projection)
         .bind(parked.event_id.0)
         .bind(parked.stream_id.as_str())
-        .bind(to_i64(parked.version.0)?)
-        .bind(to_i64(parked.checkpoint.commit)?)
-        .bind(to_i64(parked.checkpoint.position.0)?)
+        .bind(to_db_int(parked.version.0, "version")?)
+        .bind(to_db_int(parked.checkpoint.commit, "commit key")?)
+        .bind(to_db_int(parked.checkpoint.position.0, "position")?)
         .bind(&parked.event_type)
         .bind(&parked.error)
         .bind(parked.parked_at)
@@ -176,30 +174,20 @@ impl ProjectionStore for PgStore {
         .map_err(StoreError::database)?;
         rows.iter()
             .map(|row| {
-                let get = |e: sqlx::Error| StoreError::database(e);
-                let stream: String = row.try_get(3).map_err(get)?;
-                let version: i64 = row.try_get(4).map_err(get)?;
-                let stream_id = StreamId::new(stream.clone()).map_err(|e| StoreError::Corrupt {
-                    stream,
-                    version,
-                    message: format!("dead letter: {e}"),
-                })?;
-                let commit: i64 = row.try_get(5).map_err(get)?;
-                let position: i64 = row.try_get(6).map_err(get)?;
-                Ok(ParkedEvent {
-                    id: row.try_get(0).map_err(get)?,
-                    projection: row.try_get(1).map_err(get)?,
-                    event_id: EventId(row.try_get(2).map_err(get)?),
-                    stream_id,
-                    version: Version(version.max(0) as u64),
-                    checkpoint: Checkpoint::new(
-                        commit.max(0) as u64,
-                        Position(position.max(0) as u64),
-                    ),
-                    event_type: row.try_get(7).map_err(get)?,
-                    error: row.try_get(8).map_err(get)?,
-                    parked_at: row.try_get(9).map_err(get)?,
-                })
+                let db = StoreError::database;
+                RawParked {
+                    id: row.try_get(0).map_err(db)?,
+                    projection: row.try_get(1).map_err(db)?,
+                    event_id: Ok(EventId(row.try_get(2).map_err(db)?)),
+                    stream_id: row.try_get(3).map_err(db)?,
+                    version: row.try_get(4).map_err(db)?,
+                    commit: row.try_get(5).map_err(db)?,
+                    position: row.try_get(6).map_err(db)?,
+                    event_type: row.try_get(7).map_err(db)?,
+                    error: row.try_get(8).map_err(db)?,
+                    parked_at: Ok(row.try_get(9).map_err(db)?),
+                }
+                .decode()
             })
             .collect()
     }

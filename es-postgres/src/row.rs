@@ -1,13 +1,8 @@
 //! Turning `es_events` rows into [`RecordedEvent`]s.
 
-use chrono::{DateTime, Utc};
-use es_core::{
-    EventId, EventMeta, Metadata, Position, RecordedEvent, ReplayedEvent, StoreError,
-    StoredPayload, StreamId, Version,
-};
-use serde_json::Value;
+use es_core::adapter::{RawEvent, RawReplayed};
+use es_core::{EventId, RecordedEvent, ReplayedEvent, StoreError, StoredPayload, StreamId};
 use sqlx::postgres::{PgRow, PgTypeInfo, PgValueFormat, PgValueRef, Postgres};
-use sqlx::types::Json;
 use sqlx::{Row, TypeInfo};
 
 /// The columns every event query selects, in the order [`decode`] reads them.
@@ -47,7 +42,7 @@ impl<'r> sqlx::Decode<'r, Postgres> for TxId {
 }
 
 /// A `jsonb` value as its JSON text, unparsed: the event type deserializes it once, directly
-/// (see [`es_core::DomainEvent::from_json`]), instead of through a [`Value`].
+/// (see [`es_core::DomainEvent::from_json`]), instead of through a `serde_json::Value`.
 pub(crate) struct JsonText(pub String);
 
 impl sqlx::Type<Postgres> for JsonText {
@@ -76,70 +71,36 @@ impl<'r> sqlx::Decode<'r, Postgres> for JsonText {
 
 /// Decodes one row selected with [`EVENT_COLUMNS`].
 pub(crate) fn decode(row: &PgRow) -> Result<RecordedEvent, StoreError> {
-    let stream: String = row.try_get(3).map_err(StoreError::database)?;
-    let version: i64 = row.try_get(4).map_err(StoreError::database)?;
-    let corrupt = |message: String| StoreError::Corrupt {
-        stream: stream.clone(),
-        version,
-        message,
-    };
-    let position: i64 = row.try_get(0).map_err(StoreError::database)?;
-    let TxId(commit) = row.try_get(1).map_err(StoreError::database)?;
-    let event_id: uuid::Uuid = row.try_get(2).map_err(StoreError::database)?;
-    let event_type: String = row.try_get(5).map_err(StoreError::database)?;
-    let schema_version: i32 = row.try_get(6).map_err(StoreError::database)?;
-    let payload: Json<Value> = row
-        .try_get(7)
-        .map_err(|e| corrupt(format!("payload: {e}")))?;
-    let metadata: Json<Metadata> = row
-        .try_get(8)
-        .map_err(|e| corrupt(format!("metadata does not decode: {e}")))?;
-    let recorded_at: DateTime<Utc> = row.try_get(9).map_err(StoreError::database)?;
-
-    let stream_id = StreamId::new(stream.clone()).map_err(|e| corrupt(e.to_string()))?;
-    let non_negative =
-        |n: i64, what: &str| u64::try_from(n).map_err(|_| corrupt(format!("negative {what} {n}")));
-    Ok(RecordedEvent {
-        meta: EventMeta {
-            event_id: EventId(event_id),
-            stream_id,
-            version: Version(non_negative(version, "version")?),
-            position: Position(non_negative(position, "position")?),
-            commit,
-            event_type,
-            schema_version: u32::try_from(schema_version)
-                .map_err(|_| corrupt(format!("schema version {schema_version} is out of range")))?,
-            recorded_at,
-            metadata: metadata.0,
-        },
-        payload: payload.0,
-    })
+    let db = StoreError::database;
+    let TxId(commit) = row.try_get(1).map_err(db)?;
+    let JsonText(payload) = row.try_get(7).map_err(db)?;
+    let JsonText(metadata) = row.try_get(8).map_err(db)?;
+    RawEvent {
+        position: row.try_get(0).map_err(db)?,
+        commit,
+        event_id: Ok(EventId(row.try_get(2).map_err(db)?)),
+        stream_id: row.try_get(3).map_err(db)?,
+        version: row.try_get(4).map_err(db)?,
+        event_type: row.try_get(5).map_err(db)?,
+        schema_version: i64::from(row.try_get::<i32, _>(6).map_err(db)?),
+        payload,
+        metadata,
+        recorded_at: Ok(row.try_get(9).map_err(db)?),
+    }
+    .decode()
 }
 
 /// Decodes one row selected with [`REPLAY_COLUMNS`] from `stream`.
 pub(crate) fn decode_replayed(stream: &StreamId, row: &PgRow) -> Result<ReplayedEvent, StoreError> {
-    let version: i64 = row.try_get(0).map_err(StoreError::database)?;
-    let corrupt = |message: String| StoreError::Corrupt {
-        stream: stream.to_string(),
-        version,
-        message,
-    };
-    let non_negative =
-        |n: i64, what: &str| u64::try_from(n).map_err(|_| corrupt(format!("negative {what} {n}")));
-    let position: i64 = row.try_get(1).map_err(StoreError::database)?;
-    let event_type: String = row.try_get(2).map_err(StoreError::database)?;
-    let schema_version: i32 = row.try_get(3).map_err(StoreError::database)?;
-    let recorded_at: DateTime<Utc> = row.try_get(4).map_err(StoreError::database)?;
-    let JsonText(payload) = row
-        .try_get(5)
-        .map_err(|e| corrupt(format!("payload: {e}")))?;
-    Ok(ReplayedEvent {
-        version: Version(non_negative(version, "version")?),
-        position: Position(non_negative(position, "position")?),
-        event_type,
-        schema_version: u32::try_from(schema_version)
-            .map_err(|_| corrupt(format!("schema version {schema_version} is out of range")))?,
-        recorded_at,
+    let db = StoreError::database;
+    let JsonText(payload) = row.try_get(5).map_err(db)?;
+    RawReplayed {
+        version: row.try_get(0).map_err(db)?,
+        position: row.try_get(1).map_err(db)?,
+        event_type: row.try_get(2).map_err(db)?,
+        schema_version: i64::from(row.try_get::<i32, _>(3).map_err(db)?),
+        recorded_at: Ok(row.try_get(4).map_err(db)?),
         payload: StoredPayload::Json(payload),
-    })
+    }
+    .decode(stream)
 }

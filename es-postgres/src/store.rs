@@ -5,10 +5,12 @@ use crate::row::{decode, decode_replayed};
 use crate::schema::SchemaName;
 use crate::sql::{Statements, sql};
 use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use es_core::adapter::{append_with, from_db_int, to_db_int};
 use es_core::{
-    AppendResult, AppendedEvent, Checkpoint, CheckpointStore, EventId, EventStore, EventStream,
-    ExpectedVersion, NewEvent, Position, ReadAll, ReplayStream, Snapshot, SnapshotStore,
-    StoreError, StreamId, Version,
+    AppendResult, AppendedEvent, Checkpoint, CheckpointStore, CorruptEvent, EventId, EventStore,
+    EventStream, ExpectedVersion, NewEvent, Position, ReadAll, ReplayStream, Snapshot,
+    SnapshotStore, StoreError, StreamId, Version, limits,
 };
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
@@ -18,7 +20,6 @@ use sqlx::{AssertSqlSafe, PgConnection, Row};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-use tracing::Instrument;
 
 /// A transaction on the store's database, for read models that commit their writes and their
 /// checkpoint together (see [`PgStore::save_checkpoint_in`]).
@@ -254,10 +255,11 @@ impl PgStore {
         name: &str,
         checkpoint: Checkpoint,
     ) -> Result<(), StoreError> {
+        limits::check_checkpoint(name, checkpoint)?;
         sqlx::query(sql(&self.shared.sql.save_checkpoint))
             .bind(name)
-            .bind(to_i64(checkpoint.commit)?)
-            .bind(to_i64(checkpoint.position.0)?)
+            .bind(to_db_int(checkpoint.commit, "checkpoint commit key")?)
+            .bind(to_db_int(checkpoint.position.0, "checkpoint position")?)
             .execute(conn)
             .await
             .map_err(StoreError::database)?;
@@ -270,6 +272,7 @@ impl PgStore {
         conn: &mut PgConnection,
         name: &str,
     ) -> Result<Option<Checkpoint>, StoreError> {
+        limits::check_name(name)?;
         let row = sqlx::query(sql(&self.shared.sql.load_checkpoint))
             .bind(name)
             .fetch_optional(conn)
@@ -279,8 +282,8 @@ impl PgStore {
         let commit: i64 = row.try_get(0).map_err(StoreError::database)?;
         let position: i64 = row.try_get(1).map_err(StoreError::database)?;
         Ok(Some(Checkpoint::new(
-            from_i64(commit, "checkpoint commit")?,
-            Position(from_i64(position, "checkpoint position")?),
+            from_db_int(commit, "checkpoint commit key")?,
+            Position(from_db_int(position, "checkpoint position")?),
         )))
     }
 
@@ -300,17 +303,24 @@ impl PgStore {
                 let id: uuid::Uuid = row.try_get(1).map_err(StoreError::database)?;
                 let version: i64 = row.try_get(2).map_err(StoreError::database)?;
                 let position: i64 = row.try_get(3).map_err(StoreError::database)?;
-                let stream_id = StreamId::new(stream.clone()).map_err(|e| StoreError::Corrupt {
-                    stream,
-                    version,
-                    message: e.to_string(),
+                let stream_id = StreamId::new(stream.as_str()).map_err(|e| {
+                    let position = u64::try_from(position).unwrap_or(0);
+                    CorruptEvent::new(
+                        &stream,
+                        version,
+                        position,
+                        0,
+                        "",
+                        Some(EventId(id)),
+                        e.to_string(),
+                    )
                 })?;
                 Ok((
                     stream_id,
                     AppendedEvent {
                         event_id: EventId(id),
-                        version: Version(from_i64(version, "version")?),
-                        position: Position(from_i64(position, "position")?),
+                        version: Version(from_db_int(version, "version")?),
+                        position: Position(from_db_int(position, "position")?),
                     },
                 ))
             })
@@ -325,16 +335,10 @@ impl PgStore {
     ) -> Result<AppendResult, StoreError> {
         let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.event_id.0).collect();
         let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+        // Within `integer` (checked by `limits::check_append`).
         let schema_versions = events
             .iter()
-            .map(|e| {
-                i32::try_from(e.schema_version).map_err(|_| {
-                    StoreError::InvalidInput(format!(
-                        "schema version {} does not fit in an int4",
-                        e.schema_version
-                    ))
-                })
-            })
+            .map(|e| i32::try_from(e.schema_version).map_err(StoreError::database))
             .collect::<Result<Vec<i32>, _>>()?;
         let payloads = events
             .iter()
@@ -346,7 +350,10 @@ impl PgStore {
             .map(|e| serde_json::to_string(&e.metadata))
             .collect::<Result<Vec<_>, _>>()
             .map_err(StoreError::database)?;
-        let required = expected.required().map(|v| to_i64(v.0)).transpose()?;
+        let required = expected
+            .required()
+            .map(|v| to_db_int(v.0, "expected version"))
+            .transpose()?;
         let (text, channel) = if self.shared.notify {
             (&self.shared.sql.append_notify, Some(self.notify_channel()))
         } else {
@@ -383,8 +390,8 @@ impl PgStore {
                         .map(|((version, position), event)| {
                             Ok(AppendedEvent {
                                 event_id: event.event_id,
-                                version: Version(from_i64(version, "version")?),
-                                position: Position(from_i64(position, "position")?),
+                                version: Version(from_db_int(version, "version")?),
+                                position: Position(from_db_int(position, "position")?),
                             })
                         })
                         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -469,13 +476,18 @@ impl PgStore {
     }
 }
 
-fn to_i64(n: u64) -> Result<i64, StoreError> {
-    i64::try_from(n)
-        .map_err(|_| StoreError::InvalidInput(format!("{n} does not fit in a PostgreSQL bigint")))
-}
-
-fn from_i64(n: i64, what: &str) -> Result<u64, StoreError> {
-    u64::try_from(n).map_err(|_| StoreError::database(format!("stored {what} {n} is negative")))
+/// A time clamped into what `timestamptz` holds (4713 BC to 294276 AD): every recorded time is
+/// inside, so a bound outside it selects the same events as the nearest bound inside.
+fn timestamptz_range(at: DateTime<Utc>) -> DateTime<Utc> {
+    let bound = |year| {
+        NaiveDate::from_ymd_opt(year, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| d.and_utc())
+    };
+    match (bound(-4000), bound(200_000)) {
+        (Some(min), Some(max)) => at.clamp(min, max),
+        _ => at,
+    }
 }
 
 #[async_trait]
@@ -486,19 +498,14 @@ impl EventStore for PgStore {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, StoreError> {
-        if events.is_empty() {
-            return Ok(AppendResult::default());
-        }
-        NewEvent::check_batch(&events)?;
-        let span = tracing::debug_span!("es.append", %stream, events = events.len());
-        let result = self
-            .append_batch(stream, expected, &events)
-            .instrument(span)
-            .await?;
-        if !result.already_appended {
-            self.shared.signal.send_modify(|n| *n = n.wrapping_add(1));
-        }
-        Ok(result)
+        append_with(
+            stream,
+            expected,
+            events,
+            &self.shared.signal,
+            |events| async move { self.append_batch(stream, expected, &events).await },
+        )
+        .await
     }
 
     fn read_stream<'a>(&'a self, stream: &'a StreamId, from: Version) -> EventStream<'a> {
@@ -530,20 +537,21 @@ impl EventStore for PgStore {
     fn read_all<'a>(&'a self, query: ReadAll) -> EventStream<'a> {
         let text = self.shared.sql.read_all(&query);
         let page = async move {
-            let commit = to_i64(query.after.commit)?;
-            let position = to_i64(query.after.position.0)?;
+            limits::check_read_all(&query)?;
+            // Nothing is stored past i64::MAX: a checkpoint beyond it reads nothing, as elsewhere.
+            let position = i64::try_from(query.after.position.0).unwrap_or(i64::MAX);
             self.wait_for_horizon(query.after.commit).await?;
             let mut q = sqlx::query(AssertSqlSafe(text))
-                .bind(commit.to_string())
+                .bind(query.after.commit.to_string())
                 .bind(position);
             if let Some(types) = query.event_types {
                 q = q.bind(types);
             }
             if let Some(from) = query.recorded_from {
-                q = q.bind(from);
+                q = q.bind(timestamptz_range(from));
             }
             if let Some(until) = query.recorded_until {
-                q = q.bind(until);
+                q = q.bind(timestamptz_range(until));
             }
             if let Some(limit) = query.limit {
                 q = q.bind(i64::try_from(limit).unwrap_or(i64::MAX));
@@ -562,7 +570,7 @@ impl EventStore for PgStore {
             .fetch_one(&self.pool)
             .await
             .map_err(StoreError::database)?;
-        Ok(Version(from_i64(v, "version")?))
+        Ok(Version(from_db_int(v, "version")?))
     }
 
     async fn head_position(&self) -> Result<Position, StoreError> {
@@ -570,7 +578,7 @@ impl EventStore for PgStore {
             .fetch_one(&self.pool)
             .await
             .map_err(StoreError::database)?;
-        Ok(Position(from_i64(p, "position")?))
+        Ok(Position(from_db_int(p, "position")?))
     }
 
     async fn head_checkpoint(&self) -> Result<Checkpoint, StoreError> {
@@ -585,7 +593,7 @@ impl EventStore for PgStore {
             .await
             .map_err(StoreError::database)?;
         let horizon = match horizon {
-            Some(h) => from_i64(h, "horizon")?,
+            Some(h) => from_db_int(h, "horizon")?,
             None => 0,
         };
         Ok(Checkpoint::new(
@@ -617,22 +625,19 @@ impl SnapshotStore for PgStore {
         };
         Ok(Some(Snapshot {
             stream_id: stream.clone(),
-            version: Version(from_i64(version, "snapshot version")?),
+            version: Version(from_db_int(version, "snapshot version")?),
             schema_version: u32::try_from(schema_version).unwrap_or(0),
             state,
         }))
     }
 
     async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
-        let schema_version = i32::try_from(snapshot.schema_version).map_err(|_| {
-            StoreError::InvalidInput(format!(
-                "snapshot schema version {} does not fit in an int4",
-                snapshot.schema_version
-            ))
-        })?;
+        limits::check_snapshot(snapshot)?;
+        let schema_version =
+            i32::try_from(snapshot.schema_version).map_err(StoreError::database)?;
         sqlx::query(sql(&self.shared.sql.save_snapshot))
             .bind(snapshot.stream_id.as_str())
-            .bind(to_i64(snapshot.version.0)?)
+            .bind(to_db_int(snapshot.version.0, "snapshot version")?)
             .bind(schema_version)
             .bind(Json(&snapshot.state))
             .execute(&self.pool)
@@ -655,6 +660,7 @@ impl CheckpointStore for PgStore {
     }
 
     async fn delete_checkpoint(&self, name: &str) -> Result<(), StoreError> {
+        limits::check_name(name)?;
         sqlx::query(sql(&self.shared.sql.delete_checkpoint))
             .bind(name)
             .execute(&self.pool)

@@ -1,12 +1,10 @@
 //! Projections whose read model lives in the SQLite file: [`ProjectionStore`] for [`SqliteStore`].
 
-use crate::row::micros;
+use crate::row::{event_id, from_micros, micros};
 use crate::store::SqliteStore;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use es_core::{
-    Checkpoint, EventId, ParkedEvent, Position, ProjectionStore, StoreError, StreamId, Version,
-};
+use es_core::adapter::{RawParked, to_db_int};
+use es_core::{Checkpoint, ParkedEvent, ProjectionStore, StoreError, limits};
 use sqlx::Row;
 
 /// The transaction a projection's handler gets on SQLite (`&mut SqliteTx<'_>`): its writes commit
@@ -82,6 +80,7 @@ impl ProjectionStore for SqliteStore {
         tx: &mut Self::Tx,
         projection: &str,
     ) -> Result<(), StoreError> {
+        limits::check_name(projection)?;
         sqlx::query("DELETE FROM es_checkpoints WHERE name = ?1")
             .bind(projection)
             .execute(&mut **tx)
@@ -99,9 +98,9 @@ impl ProjectionStore for SqliteStore {
         .bind(&parked.projection)
         .bind(parked.event_id.0.to_string())
         .bind(parked.stream_id.as_str())
-        .bind(to_i64(parked.version.0)?)
-        .bind(to_i64(parked.checkpoint.commit)?)
-        .bind(to_i64(parked.checkpoint.position.0)?)
+        .bind(to_db_int(parked.version.0, "version")?)
+        .bind(to_db_int(parked.checkpoint.commit, "commit key")?)
+        .bind(to_db_int(parked.checkpoint.position.0, "position")?)
         .bind(&parked.event_type)
         .bind(&parked.error)
         .bind(micros(parked.parked_at))
@@ -146,31 +145,17 @@ impl ProjectionStore for SqliteStore {
 fn parked_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ParkedEvent, StoreError> {
     let get_i64 = |i: usize| row.try_get::<i64, _>(i).map_err(StoreError::database);
     let get_text = |i: usize| row.try_get::<String, _>(i).map_err(StoreError::database);
-    let stream = get_text(3)?;
-    let version = get_i64(4)?;
-    let corrupt = |message: String| StoreError::Corrupt {
-        stream: stream.clone(),
-        version,
-        message: format!("dead letter: {message}"),
-    };
-    let event_id = uuid::Uuid::parse_str(&get_text(2)?).map_err(|e| corrupt(e.to_string()))?;
-    let stream_id = StreamId::new(stream.clone()).map_err(|e| corrupt(e.to_string()))?;
-    let parked_at = get_i64(9)?;
-    Ok(ParkedEvent {
+    RawParked {
         id: get_i64(0)?,
         projection: get_text(1)?,
-        event_id: EventId(event_id),
-        stream_id,
-        version: Version(version as u64),
-        checkpoint: Checkpoint::new(get_i64(5)? as u64, Position(get_i64(6)? as u64)),
+        event_id: event_id(&get_text(2)?),
+        stream_id: get_text(3)?,
+        version: get_i64(4)?,
+        commit: get_i64(5)?,
+        position: get_i64(6)?,
         event_type: get_text(7)?,
         error: get_text(8)?,
-        parked_at: DateTime::<Utc>::from_timestamp_micros(parked_at)
-            .ok_or_else(|| corrupt(format!("parked_at {parked_at} is out of range")))?,
-    })
-}
-
-fn to_i64(n: u64) -> Result<i64, StoreError> {
-    i64::try_from(n)
-        .map_err(|_| StoreError::InvalidInput(format!("{n} does not fit in SQLite's INTEGER")))
+        parked_at: from_micros(get_i64(9)?),
+    }
+    .decode()
 }

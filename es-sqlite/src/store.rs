@@ -1,13 +1,14 @@
 //! [`SqliteStore`]: events, snapshots and checkpoints in one SQLite file.
 
 use crate::error::OpenError;
-use crate::row::{decode, event_columns, micros};
+use crate::row::{decode, decode_replayed, event_columns, event_id, micros, replay_columns};
 use async_trait::async_trait;
 use chrono::Utc;
+use es_core::adapter::{append_with, from_db_int, to_db_int};
 use es_core::{
-    AppendResult, AppendedEvent, Checkpoint, CheckpointStore, EventId, EventStore, EventStream,
-    ExpectedVersion, NewEvent, Position, ReadAll, Snapshot, SnapshotStore, StoreError, StreamId,
-    Version,
+    AppendResult, AppendedEvent, Checkpoint, CheckpointStore, CorruptEvent, EventStore,
+    EventStream, ExpectedVersion, NewEvent, Position, ReadAll, ReplayStream, Snapshot,
+    SnapshotStore, StoreError, StreamId, Version, limits,
 };
 use futures::StreamExt;
 use sqlx::sqlite::{
@@ -18,7 +19,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, watch};
-use tracing::Instrument;
 
 /// The table in which es-sqlite records its own schema migrations, apart from an application's
 /// `_sqlx_migrations`, so read models can live in the same file with their own migrations.
@@ -125,14 +125,15 @@ impl SqliteStore {
         name: &str,
         checkpoint: Checkpoint,
     ) -> Result<(), StoreError> {
+        limits::check_checkpoint(name, checkpoint)?;
         sqlx::query(
             "INSERT INTO es_checkpoints (name, commit_key, position, updated_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (name) DO UPDATE SET commit_key = excluded.commit_key,
                  position = excluded.position, updated_at = excluded.updated_at",
         )
         .bind(name)
-        .bind(to_i64(checkpoint.commit)?)
-        .bind(to_i64(checkpoint.position.0)?)
+        .bind(to_db_int(checkpoint.commit, "checkpoint commit key")?)
+        .bind(to_db_int(checkpoint.position.0, "checkpoint position")?)
         .bind(micros(Utc::now()))
         .execute(conn)
         .await
@@ -145,6 +146,7 @@ impl SqliteStore {
         conn: &mut SqliteConnection,
         name: &str,
     ) -> Result<Option<Checkpoint>, StoreError> {
+        limits::check_name(name)?;
         let row = sqlx::query("SELECT commit_key, position FROM es_checkpoints WHERE name = ?1")
             .bind(name)
             .fetch_optional(conn)
@@ -153,7 +155,10 @@ impl SqliteStore {
         row.map(|row| {
             let commit: i64 = row.try_get(0).map_err(StoreError::database)?;
             let position: i64 = row.try_get(1).map_err(StoreError::database)?;
-            Ok(Checkpoint::new(commit as u64, Position(position as u64)))
+            Ok(Checkpoint::new(
+                from_db_int(commit, "checkpoint commit key")?,
+                Position(from_db_int(position, "checkpoint position")?),
+            ))
         })
         .transpose()
     }
@@ -191,19 +196,18 @@ impl SqliteStore {
             let id: String = row.try_get(1).map_err(StoreError::database)?;
             let version: i64 = row.try_get(2).map_err(StoreError::database)?;
             let position: i64 = row.try_get(3).map_err(StoreError::database)?;
-            let corrupt = |message: String| StoreError::Corrupt {
-                stream: stream.clone(),
-                version,
-                message,
+            let corrupt = |message: String| -> StoreError {
+                let position = u64::try_from(position).unwrap_or(0);
+                CorruptEvent::new(&stream, version, position, 0, "", None, message).into()
             };
-            let event_id = uuid::Uuid::parse_str(&id).map_err(|e| corrupt(e.to_string()))?;
+            let event_id = event_id(&id).map_err(corrupt)?;
             let stream_id = StreamId::new(stream.clone()).map_err(|e| corrupt(e.to_string()))?;
             Ok((
                 stream_id,
                 AppendedEvent {
-                    event_id: EventId(event_id),
-                    version: Version(version as u64),
-                    position: Position(position as u64),
+                    event_id,
+                    version: Version(from_db_int(version, "version")?),
+                    position: Position(from_db_int(position, "position")?),
                 },
             ))
         })
@@ -219,7 +223,7 @@ impl SqliteStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(StoreError::database)?;
-        let actual = Version(actual as u64);
+        let actual = Version(from_db_int(actual, "version")?);
         if !expected.matches(actual) {
             return Err(StoreError::Conflict {
                 stream: stream.clone(),
@@ -241,7 +245,7 @@ impl SqliteStore {
             )
             .bind(event.event_id.0.to_string())
             .bind(stream.as_str())
-            .bind(to_i64(version.0)?)
+            .bind(to_db_int(version.0, "version")?)
             .bind(&event.event_type)
             .bind(i64::from(event.schema_version))
             .bind(payload)
@@ -253,7 +257,7 @@ impl SqliteStore {
             appended.push(AppendedEvent {
                 event_id: event.event_id,
                 version,
-                position: Position(position as u64),
+                position: Position(from_db_int(position, "position")?),
             });
         }
         tx.commit().await.map_err(StoreError::database)?;
@@ -264,11 +268,6 @@ impl SqliteStore {
     }
 }
 
-fn to_i64(n: u64) -> Result<i64, StoreError> {
-    i64::try_from(n)
-        .map_err(|_| StoreError::InvalidInput(format!("{n} does not fit in SQLite's INTEGER")))
-}
-
 #[async_trait]
 impl EventStore for SqliteStore {
     async fn append(
@@ -277,21 +276,17 @@ impl EventStore for SqliteStore {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, StoreError> {
-        if events.is_empty() {
-            return Ok(AppendResult::default());
-        }
-        NewEvent::check_batch(&events)?;
-        let span = tracing::debug_span!("es.append", %stream, events = events.len());
-        let result = async {
-            let _write = self.shared.write.lock().await;
-            self.append_locked(stream, expected, &events).await
-        }
-        .instrument(span)
-        .await?;
-        if !result.already_appended {
-            self.shared.signal.send_modify(|n| *n += 1);
-        }
-        Ok(result)
+        append_with(
+            stream,
+            expected,
+            events,
+            &self.shared.signal,
+            |events| async move {
+                let _write = self.shared.write.lock().await;
+                self.append_locked(stream, expected, &events).await
+            },
+        )
+        .await
     }
 
     fn read_stream<'a>(&'a self, stream: &'a StreamId, from: Version) -> EventStream<'a> {
@@ -311,7 +306,27 @@ impl EventStore for SqliteStore {
         .boxed()
     }
 
+    fn replay_stream<'a>(&'a self, stream: &'a StreamId, from: Version) -> ReplayStream<'a> {
+        let from = i64::try_from(from.0).unwrap_or(i64::MAX);
+        sqlx::query(concat!(
+            "SELECT ",
+            replay_columns!(),
+            " FROM es_events WHERE stream_id = ?1 AND version >= ?2 ORDER BY version"
+        ))
+        .bind(stream.as_str())
+        .bind(from)
+        .fetch(&self.pool)
+        .map(move |row| {
+            row.map_err(StoreError::database)
+                .and_then(|row| decode_replayed(stream, &row))
+        })
+        .boxed()
+    }
+
     fn read_all<'a>(&'a self, query: ReadAll) -> EventStream<'a> {
+        if let Err(error) = limits::check_read_all(&query) {
+            return futures::stream::once(async { Err(error) }).boxed();
+        }
         let types = match &query.event_types {
             Some(types) => match serde_json::to_string(types) {
                 Ok(json) => Some(json),
@@ -356,7 +371,7 @@ impl EventStore for SqliteStore {
         .fetch_one(&self.pool)
         .await
         .map_err(StoreError::database)?;
-        Ok(Version(v as u64))
+        Ok(Version(from_db_int(v, "version")?))
     }
 
     async fn head_position(&self) -> Result<Position, StoreError> {
@@ -364,7 +379,7 @@ impl EventStore for SqliteStore {
             .fetch_one(&self.pool)
             .await
             .map_err(StoreError::database)?;
-        Ok(Position(p as u64))
+        Ok(Position(from_db_int(p, "position")?))
     }
 
     fn append_signal(&self) -> Option<watch::Receiver<u64>> {
@@ -393,13 +408,14 @@ impl SnapshotStore for SqliteStore {
         };
         Ok(Some(Snapshot {
             stream_id: stream.clone(),
-            version: Version(version as u64),
+            version: Version(from_db_int(version, "snapshot version")?),
             schema_version: u32::try_from(schema_version).unwrap_or(0),
             state,
         }))
     }
 
     async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        limits::check_snapshot(snapshot)?;
         let state = serde_json::to_string(&snapshot.state).map_err(StoreError::database)?;
         sqlx::query(
             "INSERT INTO es_snapshots (stream_id, version, schema_version, state) VALUES (?1, ?2, ?3, ?4)
@@ -408,7 +424,7 @@ impl SnapshotStore for SqliteStore {
              WHERE excluded.version > es_snapshots.version",
         )
         .bind(snapshot.stream_id.as_str())
-        .bind(to_i64(snapshot.version.0)?)
+        .bind(to_db_int(snapshot.version.0, "snapshot version")?)
         .bind(i64::from(snapshot.schema_version))
         .bind(state)
         .execute(&self.pool)
@@ -431,6 +447,7 @@ impl CheckpointStore for SqliteStore {
     }
 
     async fn delete_checkpoint(&self, name: &str) -> Result<(), StoreError> {
+        limits::check_name(name)?;
         sqlx::query("DELETE FROM es_checkpoints WHERE name = ?1")
             .bind(name)
             .execute(&self.pool)

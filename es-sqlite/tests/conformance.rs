@@ -26,3 +26,28 @@ async fn remove(store: SqliteStore) {
 }
 
 es_core::conformance_suite!(open, remove);
+
+/// A row written by SQL whose metadata does not decode is named by every reader and parked by a
+/// parking projection (the in-memory store cannot hold one, so this check is the adapters' own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undecodable_rows_are_named_and_parked() {
+    let store = open().await;
+    es_core::testkit::undecodable_rows_are_named_and_parked(
+        store.clone(),
+        |store: SqliteStore, stream, version| async move {
+            sqlx::query(
+                "INSERT INTO es_events
+                   (event_id, stream_id, version, event_type, schema_version, payload, metadata, recorded_at)
+                 VALUES (?1, ?2, ?3, 'testkit.noted', 2, '{\"text\":\"bad\"}', '{\"actor\": 5}', 0)",
+            )
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(stream.as_str())
+            .bind(i64::try_from(version.0).unwrap())
+            .execute(store.pool())
+            .await
+            .expect("insert a row with undecodable metadata");
+        },
+    )
+    .await;
+    remove(store).await;
+}

@@ -7,12 +7,12 @@ use super::status::{ProjectionStatus, RunnerState, StatusCell};
 use super::store::{ParkedEvent, ProjectionStore};
 use super::wakeup::Wakeup;
 use crate::envelope::RecordedEvent;
-use crate::error::StoreError;
+use crate::error::{CorruptEvent, StoreError};
 use crate::handler::HandlerError;
 use crate::id::{Checkpoint, Position, StreamId, Version};
 use crate::store::{EventStore, ReadAll};
-use futures::TryStreamExt;
 use futures::future::{BoxFuture, FutureExt};
+use futures::{StreamExt, TryStreamExt};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -371,10 +371,14 @@ where
     pub async fn retry_parked(&mut self) -> Result<RetryReport, ProjectionError> {
         let mut report = RetryReport::default();
         for parked in self.parked().await? {
-            let event = self
-                .read_parked(&parked)
-                .await
-                .map_err(|e| self.store_error(e))?;
+            let event = match self.read_parked(&parked).await {
+                Ok(event) => event,
+                // Still not decodable (or the store failed): kept, with the error.
+                Err(error) => {
+                    report.failed.push((parked.id, error.to_string()));
+                    continue;
+                }
+            };
             let Some(event) = event else {
                 report.failed.push((
                     parked.id,
@@ -571,8 +575,16 @@ where
             });
             query.event_types = types.clone();
             let reading = Instant::now();
-            let Some(batch) = self.read_batch(query, shutdown).await? else {
-                return Ok(Ended::Shutdown);
+            let batch = match self.read_batch(query, shutdown).await? {
+                None => return Ok(Ended::Shutdown),
+                Some(Read::Events(batch)) => batch,
+                Some(Read::Corrupt(row)) => {
+                    let parked = self.park_corrupt(&row, checkpoint).await?;
+                    match self.after_batch(parked, &mut checkpoint, &mut narrow).await {
+                        Some(ended) => return Ok(ended),
+                        None => continue,
+                    }
+                }
             };
             tracing::trace!(projection = %self.name, events = batch.len(),
                 elapsed_ms = reading.elapsed().as_millis() as u64, "batch read");
@@ -601,25 +613,42 @@ where
             if self.status.get().state == RunnerState::Live {
                 self.status.set_state(RunnerState::CatchingUp);
             }
-            match self.process(&batch, checkpoint, shutdown).await? {
-                Processed::Committed(next) => {
-                    checkpoint = next;
-                    narrow = false;
-                    if next.position > self.status.get().head {
-                        // The known head is stale: the lag would read 0 while it is not.
-                        self.refresh_head().await;
-                    }
-                }
-                Processed::Moved(stored) => {
-                    tracing::warn!(projection = %self.name, expected = %checkpoint, stored = %stored,
-                        "the stored checkpoint moved under this runner (another runner, or a reset); continuing from it");
-                    checkpoint = stored;
-                    self.status.set_checkpoint(stored);
-                }
-                Processed::Narrow => narrow = true,
-                Processed::Shutdown => return Ok(Ended::Shutdown),
+            let processed = self.process(&batch, checkpoint, shutdown).await?;
+            if let Some(ended) = self
+                .after_batch(processed, &mut checkpoint, &mut narrow)
+                .await
+            {
+                return Ok(ended);
             }
         }
+    }
+
+    /// Moves the runner on after a batch; `Some` when it ends.
+    async fn after_batch(
+        &mut self,
+        processed: Processed,
+        checkpoint: &mut Checkpoint,
+        narrow: &mut bool,
+    ) -> Option<Ended> {
+        match processed {
+            Processed::Committed(next) => {
+                *checkpoint = next;
+                *narrow = false;
+                if next.position > self.status.get().head {
+                    // The known head is stale: the lag would read 0 while it is not.
+                    self.refresh_head().await;
+                }
+            }
+            Processed::Moved(stored) => {
+                tracing::warn!(projection = %self.name, expected = %checkpoint, stored = %stored,
+                    "the stored checkpoint moved under this runner (another runner, or a reset); continuing from it");
+                *checkpoint = stored;
+                self.status.set_checkpoint(stored);
+            }
+            Processed::Narrow => *narrow = true,
+            Processed::Shutdown => return Some(Ended::Shutdown),
+        }
+        None
     }
 
     /// Waits before retry `attempt` of a failed store operation; `Err` when retries are used up,
@@ -637,22 +666,73 @@ where
         Ok(shutdown.sleep(self.settings.policy.delay(attempt)).await)
     }
 
-    /// Reads the next batch, retrying store errors. `None`: shutdown.
+    /// Reads the next batch, retrying store errors. `None`: shutdown. A read that fails after some
+    /// events returns those (the error comes back at the head of the next read). A row the store
+    /// cannot decode ([`StoreError::Corrupt`]) at the head is, once the retries are used up,
+    /// returned to be parked when the policy parks.
     async fn read_batch(
         &mut self,
         query: ReadAll,
         shutdown: &mut Shutdown<'_>,
-    ) -> Result<Option<Vec<RecordedEvent>>, ProjectionError> {
+    ) -> Result<Option<Read>, ProjectionError> {
+        let policy = self.settings.policy;
         let mut attempt = 0;
         loop {
-            match self.events.read_all(query.clone()).try_collect().await {
-                Ok(batch) => return Ok(Some(batch)),
-                Err(error) => {
-                    attempt += 1;
-                    if self.store_backoff(error, attempt, shutdown).await? {
-                        return Ok(None);
+            let mut events = Vec::new();
+            let error = {
+                let mut stream = self.events.read_all(query.clone());
+                loop {
+                    match stream.next().await {
+                        None => break None,
+                        Some(Ok(event)) => events.push(event),
+                        Some(Err(error)) => break Some(error),
                     }
                 }
+            };
+            let error = match error {
+                None => return Ok(Some(Read::Events(events))),
+                Some(error) if !events.is_empty() => {
+                    tracing::debug!(projection = %self.name, %error, read = events.len(),
+                        "reading the batch failed after some events; handling those first");
+                    return Ok(Some(Read::Events(events)));
+                }
+                Some(error) => error,
+            };
+            attempt += 1;
+            if let StoreError::Corrupt(row) = &error {
+                if policy.on_failure == OnFailure::Park && attempt > policy.max_retries {
+                    return Ok(Some(Read::Corrupt(row.clone())));
+                }
+            }
+            if self.store_backoff(error, attempt, shutdown).await? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Parks a row the store cannot decode, moving the checkpoint past it.
+    async fn park_corrupt(
+        &mut self,
+        row: &CorruptEvent,
+        checkpoint: Checkpoint,
+    ) -> Result<Processed, ProjectionError> {
+        tracing::error!(projection = %self.name, error = %row, position = row.position,
+            "parking a stored event that does not decode");
+        let parked = ParkedEvent::corrupt(&self.name, row);
+        match self.apply(&[], checkpoint, Some(parked)).await {
+            Ok(next) => {
+                self.status.record_batch(0, next);
+                Ok(Processed::Committed(next))
+            }
+            Err(BatchError::Moved(stored)) => Ok(Processed::Moved(stored)),
+            Err(BatchError::Store(error)) => Err(self.store_error(error)),
+            Err(BatchError::Handler { error, .. }) => {
+                self.handler.on_abort();
+                Err(ProjectionError::Flush {
+                    projection: self.name.clone(),
+                    attempts: 1,
+                    source: error,
+                })
             }
         }
     }
@@ -732,7 +812,8 @@ where
                     tracing::error!(projection = %self.name, error = %message,
                         stream = %event.meta.stream_id, position = event.meta.position.0,
                         event_type = %event.meta.event_type, "parking an event that keeps failing");
-                    match self.apply(&batch[..=i], checkpoint, Some(message)).await {
+                    let parked = ParkedEvent::new(&self.name, event, message);
+                    match self.apply(&batch[..i], checkpoint, Some(parked)).await {
                         Ok(next) => {
                             // The parked event is not counted as handled.
                             self.status.record_batch(i as u64, next);
@@ -764,16 +845,18 @@ where
         }
     }
 
-    /// One attempt at a batch, in one unit of work. With `park`, the last event of the batch is
-    /// parked with that error instead of handled.
+    /// One attempt at a batch, in one unit of work. With `park`, that dead letter (of the event
+    /// right after the batch) is parked in the same unit of work and the checkpoint moves past it.
     async fn apply(
         &mut self,
         batch: &[RecordedEvent],
         expected: Checkpoint,
-        park: Option<String>,
+        park: Option<ParkedEvent>,
     ) -> Result<Checkpoint, BatchError> {
-        let Some(last) = batch.last() else {
-            return Ok(expected);
+        let next = match (&park, batch.last()) {
+            (Some(parked), _) => parked.checkpoint,
+            (None, Some(last)) => last.meta.checkpoint(),
+            (None, None) => return Ok(expected),
         };
         let mut tx = self.store.begin().await?;
         let stored = self
@@ -784,12 +867,7 @@ where
         if stored != expected {
             return Err(BatchError::Moved(stored));
         }
-        let handled = if park.is_some() {
-            &batch[..batch.len() - 1]
-        } else {
-            batch
-        };
-        for (index, event) in handled.iter().enumerate() {
+        for (index, event) in batch.iter().enumerate() {
             if let Err(error) = self.handler.handle(event, &mut tx).await {
                 return Err(BatchError::Handler {
                     index: Some(index),
@@ -800,17 +878,23 @@ where
         if let Err(error) = self.handler.flush(&mut tx).await {
             return Err(BatchError::Handler { index: None, error });
         }
-        if let Some(error) = park {
-            let parked = ParkedEvent::new(&self.name, last, error);
+        if let Some(parked) = park {
             self.store.park_in(&mut tx, &parked).await?;
         }
-        let next = last.meta.checkpoint();
         self.store
             .save_checkpoint_in(&mut tx, &self.name, next)
             .await?;
         self.store.commit(tx).await?;
         Ok(next)
     }
+}
+
+/// What a read of the log gave the runner.
+enum Read {
+    /// The next events (possibly none).
+    Events(Vec<RecordedEvent>),
+    /// A row at the head that the store cannot decode, to be parked.
+    Corrupt(Box<CorruptEvent>),
 }
 
 enum Processed {

@@ -1,7 +1,7 @@
 //! Where a projection keeps its checkpoint and dead letters: [`ProjectionStore`], [`AtLeastOnce`].
 
 use crate::envelope::RecordedEvent;
-use crate::error::StoreError;
+use crate::error::{CorruptEvent, StoreError};
 use crate::id::{Checkpoint, EventId, Position, StreamId, Version};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -41,6 +41,24 @@ impl ParkedEvent {
             checkpoint: event.meta.checkpoint(),
             event_type: event.meta.event_type.clone(),
             error: error.into(),
+            parked_at: Utc::now(),
+        }
+    }
+
+    /// A dead letter for a stored row that does not decode (see [`StoreError::Corrupt`]). A row
+    /// whose event id does not decode is parked with the nil id, one whose stream id is not valid
+    /// under the stream id `<invalid>`; the error says what was stored.
+    pub fn corrupt(projection: &str, row: &CorruptEvent) -> Self {
+        Self {
+            id: 0,
+            projection: projection.to_owned(),
+            event_id: row.event_id.unwrap_or(EventId(uuid::Uuid::nil())),
+            stream_id: StreamId::new(row.stream.as_str())
+                .unwrap_or_else(|_| StreamId::unchecked("<invalid>")),
+            version: Version(u64::try_from(row.version).unwrap_or(0)),
+            checkpoint: row.checkpoint(),
+            event_type: row.event_type.clone(),
+            error: row.to_string(),
             parked_at: Utc::now(),
         }
     }

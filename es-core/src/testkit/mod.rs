@@ -1,6 +1,7 @@
 //! The storage conformance suite: every adapter (and any third-party one) runs it.
 //!
-//! Each check takes a fresh, empty store and panics with a message on a contract violation.
+//! Each check takes a fresh, empty store and panics with a message on a contract violation. The
+//! checks run on a multi-threaded tokio runtime (the property checks block in place).
 //! [`conformance_suite!`](crate::conformance_suite) generates one `#[tokio::test]` per check:
 //!
 //! ```no_run
@@ -20,6 +21,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::time::Duration;
 
+mod corrupt;
+mod inputs;
+
+pub use corrupt::undecodable_rows_are_named_and_parked;
+pub use inputs::{
+    AnyPayload, Collected, arbitrary_inputs_round_trip_or_are_rejected,
+    edge_inputs_get_the_same_answer, same_json, snapshot_and_checkpoint_limits,
+};
+
 /// What the suite needs of a store.
 pub trait ConformanceStore: EventStore + SnapshotStore + CheckpointStore + Clone + 'static {}
 impl<T: EventStore + SnapshotStore + CheckpointStore + Clone + 'static> ConformanceStore for T {}
@@ -38,7 +48,9 @@ macro_rules! conformance_suite {
             batch_is_atomic, idempotent_append, read_all_pages_without_gaps,
             read_all_filters_by_type_and_time, metadata_round_trips, decode_errors_name_the_event,
             snapshots_keep_the_newest, checkpoints_round_trip, concurrent_writers_never_fork,
-            append_signal_fires, missing_stream_is_empty, replay_stream_matches_read_stream
+            append_signal_fires, missing_stream_is_empty, replay_stream_matches_read_stream,
+            arbitrary_inputs_round_trip_or_are_rejected, edge_inputs_get_the_same_answer,
+            snapshot_and_checkpoint_limits
         );
     };
     (@tests $factory:expr, $teardown:expr; $($name:ident),* $(,)?) => {$(
