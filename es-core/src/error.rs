@@ -47,7 +47,18 @@ pub enum StoreError {
     /// parks it, see [`ErrorPolicy::park`](crate::ErrorPolicy::park)).
     #[error(transparent)]
     Corrupt(Box<CorruptEvent>),
-    /// The database failed (connection, I/O, constraint, ...).
+    /// The store cannot be reached or cannot serve right now: the connection was refused or lost,
+    /// the pool timed out, the server is shutting down or overloaded, SQLite stayed busy beyond
+    /// its timeout, the disk is full. **Transient**: the same call may succeed later (the
+    /// projection runner retries it until the store is back). Whether a failed append was stored
+    /// is unknown; retry it with the same event ids and it is reported as `already_appended`.
+    #[error("store unavailable: {0}")]
+    Unavailable(#[source] BoxError),
+    /// The database rejected the statement: a constraint, a missing privilege, a trigger (such as
+    /// "stored events are immutable"). Not transient: the same call fails the same way.
+    #[error("rejected by the database: {0}")]
+    Rejected(#[source] BoxError),
+    /// Any other failure of the database.
     #[error("database error: {0}")]
     Database(#[source] BoxError),
 }
@@ -56,6 +67,28 @@ impl StoreError {
     /// Wraps a backend error.
     pub fn database(error: impl Into<BoxError>) -> Self {
         StoreError::Database(error.into())
+    }
+
+    /// Wraps a backend error that is transient ([`StoreError::Unavailable`]).
+    pub fn unavailable(error: impl Into<BoxError>) -> Self {
+        StoreError::Unavailable(error.into())
+    }
+
+    /// Wraps a backend error for a statement the database rejected ([`StoreError::Rejected`]).
+    pub fn rejected(error: impl Into<BoxError>) -> Self {
+        StoreError::Rejected(error.into())
+    }
+
+    /// Whether the same call may succeed later: [`StoreError::Unavailable`]. (A
+    /// [`StoreError::Conflict`] is retried by [`Repository`](crate::Repository) on fresh state.)
+    ///
+    /// ```
+    /// use es_core::StoreError;
+    /// assert!(StoreError::unavailable("connection reset").is_transient());
+    /// assert!(!StoreError::rejected("permission denied").is_transient());
+    /// ```
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
     }
 
     /// Whether this is an expected-version conflict.

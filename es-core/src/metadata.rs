@@ -56,7 +56,22 @@ impl Metadata {
         self
     }
 
-    /// Adds a user key. The reserved keys (`correlation_id`, `causation_id`, `actor`) belong to their fields.
+    /// Adds a user key. The reserved keys (`correlation_id`, `causation_id`, `actor`) belong to
+    /// their fields: an append of metadata with one of them among the user keys is rejected with
+    /// [`InputError::ReservedMetadataKey`](crate::InputError::ReservedMetadataKey) on every store,
+    /// so a free key can neither overwrite the actor nor make the event unreadable.
+    ///
+    /// ```
+    /// use es_core::{EventStore, ExpectedVersion, InputError, MemoryStore, Metadata, NewEvent, StreamId};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = MemoryStore::new();
+    /// let stream = StreamId::new("todo-1").unwrap();
+    /// let forged = Metadata::new().with_actor("alice").with("actor", "mallory");
+    /// let event = NewEvent::raw("todo.added", 1, serde_json::json!({})).with_metadata(forged);
+    /// let error = store.append(&stream, ExpectedVersion::Any, vec![event]).await.unwrap_err();
+    /// assert!(matches!(error.input_error(), Some(InputError::ReservedMetadataKey { .. })));
+    /// # });
+    /// ```
     pub fn with(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
         self.extra.insert(key.into(), value.into());
         self

@@ -19,6 +19,7 @@ pub(crate) struct Statements {
     pub read_stream: Arc<str>,
     pub replay_stream: Arc<str>,
     pub horizon: Arc<str>,
+    pub horizon_and_head: Arc<str>,
     pub newest_commit: Arc<str>,
     pub load_snapshot: Arc<str>,
     pub save_snapshot: Arc<str>,
@@ -79,6 +80,10 @@ impl Statements {
             horizon: arc(
                 "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint".to_owned(),
             ),
+            horizon_and_head: arc(format!(
+                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
+                        (SELECT coalesce(max(global_position), 0) FROM {s}.es_events)"
+            )),
             newest_commit: arc(format!(
                 "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
                         (SELECT e.tx_id::text::bigint AS newest FROM {s}.es_events e

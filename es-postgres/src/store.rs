@@ -588,17 +588,20 @@ impl EventStore for PgStore {
         // newest stored event (as read_all does) keeps events committed before this call out,
         // even while an unrelated transaction elsewhere in the cluster holds the horizon back.
         self.wait_for_horizon(0).await?;
-        let horizon: Option<i64> = sqlx::query_scalar(sql(&self.shared.sql.horizon))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(StoreError::database)?;
+        // One statement, one snapshot: every transaction below the horizon has ended and its
+        // events are visible, so none of them lies past (horizon - 1, max position).
+        let (horizon, head): (Option<i64>, i64) =
+            sqlx::query_as(sql(&self.shared.sql.horizon_and_head))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(StoreError::database)?;
         let horizon = match horizon {
             Some(h) => from_db_int(h, "horizon")?,
             None => 0,
         };
         Ok(Checkpoint::new(
             horizon.saturating_sub(1),
-            Position(i64::MAX as u64),
+            Position(from_db_int(head, "position")?),
         ))
     }
 

@@ -403,7 +403,7 @@ async fn sqlite_rebuild_resets_the_read_model_and_replays_from_zero() {
         .run_until(at_checkpoint(file.store.clone(), "balances", last))
         .await
         .unwrap();
-    assert_eq!(runner.status().checkpoint, last);
+    assert!(runner.status().checkpoint >= last, "{:?}", runner.status());
     assert_eq!(file.balances().await, fold_of_log(&file.store).await);
 
     runner.rebuild().await.expect("rebuild");
@@ -555,8 +555,20 @@ async fn memory_runner_catches_up_follows_live_and_reports_status() {
     let status = handle.status();
     assert_eq!(status.processed, 150);
     assert_eq!(status.projection, "totals");
-    // the last event of the log is a note, which this projection does not handle
-    assert_eq!(status.lag, 1);
+    // The last event of the log is a note, which this projection does not handle: once it has
+    // read everything, its checkpoint moves past the note and the lag is 0.
+    let status = tokio::time::timeout(
+        Duration::from_secs(120),
+        handle.wait_for(|s| s.caught_up && s.lag == 0),
+    )
+    .await
+    .expect("a caught-up projection of some event types reaches lag 0");
+    assert_eq!(status.checkpoint, store.head_checkpoint().await.unwrap());
+    assert_eq!(
+        es_core::projection::lag(&store, &store, "totals").await.unwrap(),
+        0,
+        "lag read from the stores agrees"
+    );
     handle.stop().await.unwrap();
     assert_eq!(totals.balances(), fold_of_log(&store).await);
     assert_eq!(totals.handled.load(Ordering::SeqCst), 150);
@@ -643,7 +655,7 @@ async fn park_list_and_retry<P: ProjectionStore<Tx = ()> + Clone + 'static>(
         .await
         .unwrap();
     let status = runner.status();
-    assert_eq!(status.checkpoint, last, "went on past the parked events");
+    assert!(status.checkpoint >= last, "went on past the parked events: {status:?}");
 
     let parked = runner.parked().await.unwrap();
     assert_eq!(
@@ -945,7 +957,7 @@ async fn a_failing_flush_is_narrowed_down_to_the_event_and_parked() {
         "only the event whose flush fails is parked"
     );
     assert!(parked[0].error.contains("cannot flush position 13"));
-    assert_eq!(runner.status().checkpoint, last);
+    assert!(runner.status().checkpoint >= last, "{:?}", runner.status());
     assert_eq!(totals.handled.load(Ordering::SeqCst), 29);
 }
 
@@ -1021,7 +1033,7 @@ async fn a_transient_failure_while_parking_does_not_stop_the_runner() {
         .run_until(at_checkpoint(store.clone(), "scripted", last))
         .await
         .expect("a transient failure while parking does not stop the runner");
-    assert_eq!(runner.status().checkpoint, last);
+    assert!(runner.status().checkpoint >= last, "{:?}", runner.status());
     let parked = runner.parked().await.unwrap();
     assert_eq!(
         parked.iter().map(|p| p.position()).collect::<Vec<_>>(),

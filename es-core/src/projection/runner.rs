@@ -496,6 +496,11 @@ where
                     tracing::warn!(projection = %self.name, %error, "cannot ask for the lease")
                 }
             }
+            // Another runner moves the stored checkpoint: show how far behind that one is.
+            if let Ok(stored) = self.stored_checkpoint().await {
+                self.status.set_checkpoint(stored);
+            }
+            self.refresh_head().await;
             if shutdown.sleep(self.settings.lease_retry).await {
                 return Ok(None);
             }
@@ -551,6 +556,7 @@ where
         let mut signal = self.events.append_signal();
         let mut idle = self.settings.poll_min;
         let mut narrow = false;
+        let mut verify = false;
         let mut lease_checked = Instant::now();
 
         loop {
@@ -574,6 +580,20 @@ where
                 self.settings.batch_size
             });
             query.event_types = types.clone();
+            // After an empty read, read once more with the head taken first: if that read is empty
+            // too, everything up to that head has been read (handled or filtered out), and the
+            // checkpoint moves there, so the lag of a projection of some event types reaches 0.
+            let head = if verify {
+                match self.events.head_checkpoint().await {
+                    Ok(head) => Some(head),
+                    Err(error) => {
+                        tracing::debug!(projection = %self.name, %error, "cannot read the head checkpoint");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
             let reading = Instant::now();
             let batch = match self.read_batch(query, shutdown).await? {
                 None => return Ok(Ended::Shutdown),
@@ -590,11 +610,22 @@ where
                 elapsed_ms = reading.elapsed().as_millis() as u64, "batch read");
 
             if batch.is_empty() {
+                if !verify {
+                    verify = true;
+                    continue;
+                }
+                verify = false;
+                if let Some(head) = head.filter(|head| *head > checkpoint) {
+                    let advanced = self.advance(checkpoint, head).await;
+                    if let Some(ended) = self.after_batch(advanced, &mut checkpoint, &mut narrow).await {
+                        return Ok(ended);
+                    }
+                }
                 if self.status.get().state != RunnerState::Live {
                     tracing::info!(projection = %self.name, %checkpoint, "projection caught up; following live appends");
                 }
-                self.status.set_state(RunnerState::Live);
                 self.refresh_head().await;
+                self.status.set_caught_up();
                 if let Some(rate) = self.status.tick() {
                     tracing::debug!(projection = %self.name, events_per_sec = rate, lag = self.status.get().lag, "projection idle");
                 }
@@ -610,6 +641,7 @@ where
                 continue;
             }
             idle = self.settings.poll_min;
+            verify = false;
             if self.status.get().state == RunnerState::Live {
                 self.status.set_state(RunnerState::CatchingUp);
             }
@@ -659,10 +691,12 @@ where
         attempt: u32,
         shutdown: &mut Shutdown<'_>,
     ) -> Result<bool, ProjectionError> {
-        if attempt > self.settings.policy.max_retries {
+        self.status.set_error(&error);
+        if attempt > self.settings.policy.max_retries && !error.is_transient() {
             return Err(self.store_error(error));
         }
-        tracing::warn!(projection = %self.name, %error, attempt, "store error; retrying");
+        tracing::warn!(projection = %self.name, %error, attempt, transient = error.is_transient(),
+            "store error; retrying");
         Ok(shutdown.sleep(self.settings.policy.delay(attempt)).await)
     }
 
@@ -706,6 +740,38 @@ where
             }
             if self.store_backoff(error, attempt, shutdown).await? {
                 return Ok(None);
+            }
+        }
+    }
+
+    /// Moves the checkpoint to `head` after reading everything before it (nothing to handle).
+    async fn advance(&mut self, expected: Checkpoint, head: Checkpoint) -> Processed {
+        let moved = async {
+            let mut tx = self.store.begin().await?;
+            let stored = self
+                .store
+                .load_checkpoint_in(&mut tx, &self.name)
+                .await?
+                .unwrap_or_default();
+            if stored != expected {
+                return Ok(Err(stored));
+            }
+            self.store
+                .save_checkpoint_in(&mut tx, &self.name, head)
+                .await?;
+            self.store.commit(tx).await?;
+            Ok::<_, StoreError>(Ok(()))
+        };
+        match moved.await {
+            Ok(Ok(())) => {
+                self.status.record_batch(0, head);
+                Processed::Committed(head)
+            }
+            Ok(Err(stored)) => Processed::Moved(stored),
+            Err(error) => {
+                // Only progress over events it does not handle is lost: it moves next time.
+                tracing::debug!(projection = %self.name, %error, "cannot move the checkpoint to the head");
+                Processed::Committed(expected)
             }
         }
     }
@@ -754,6 +820,7 @@ where
             let result = self.apply(batch, checkpoint, None).instrument(span).await;
             let (index, error) = match result {
                 Ok(next) => {
+                    self.status.clear_error();
                     let n = batch.len() as u64;
                     if let Some(rate) = self.status.record_batch(n, next) {
                         self.refresh_head().await;
@@ -768,10 +835,14 @@ where
                 Err(BatchError::Moved(stored)) => return Ok(Processed::Moved(stored)),
                 Err(BatchError::Store(error)) => {
                     self.handler.on_abort();
-                    if attempt > policy.max_retries {
+                    self.status.set_error(&error);
+                    // Transient errors (the store is unreachable) are retried until it is back;
+                    // the policy's retry count applies to everything else.
+                    if attempt > policy.max_retries && !error.is_transient() {
                         return Err(self.store_error(error));
                     }
-                    tracing::warn!(projection = %self.name, %error, attempt, "batch failed in the store; retrying");
+                    tracing::warn!(projection = %self.name, %error, attempt,
+                        transient = error.is_transient(), "batch failed in the store; retrying");
                     if shutdown.sleep(policy.delay(attempt)).await {
                         return Ok(Processed::Shutdown);
                     }
@@ -783,6 +854,7 @@ where
                 }
             };
             let failed = index.and_then(|i| batch.get(i));
+            self.status.set_error(&error);
             if attempt <= policy.max_retries {
                 tracing::warn!(projection = %self.name, %error, attempt,
                     position = failed.map(|e| e.meta.position.0),

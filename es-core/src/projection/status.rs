@@ -1,6 +1,7 @@
 //! What a runner is doing and how far behind it is: [`ProjectionStatus`].
 
 use crate::id::{Checkpoint, Position};
+use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -30,10 +31,20 @@ pub struct ProjectionStatus {
     pub checkpoint: Checkpoint,
     /// The head of the log when the runner last looked.
     pub head: Position,
-    /// `head - checkpoint.position`: how many positions the projection is behind. For a
-    /// projection that handles only some event types, this counts events of other types up to
-    /// the next event it handles, too.
+    /// `head - checkpoint.position`: how many positions of the log the projection still has to
+    /// read. It is 0 once the projection has read everything up to the head, handled or filtered
+    /// out (a caught-up runner moves its checkpoint past events of types it does not handle).
+    /// In [`RunnerState::Standby`] it is the lag of the stored checkpoint, which the runner that
+    /// holds the lease moves.
     pub lag: u64,
+    /// Whether the runner has read everything up to `head` (it is [`RunnerState::Live`] and its
+    /// last read came back empty). False in standby, while catching up and while failing.
+    pub caught_up: bool,
+    /// The store error the runner is retrying (the connection was lost, ...), if its last
+    /// attempt failed; `None` once an attempt succeeds.
+    pub last_error: Option<String>,
+    /// Since when the runner has been failing with `last_error`.
+    pub failing_since: Option<DateTime<Utc>>,
     /// Events handled since the runner started.
     pub processed: u64,
     /// Events handled per second, over the last measuring window (about a second of work).
@@ -66,6 +77,9 @@ impl StatusCell {
                     checkpoint: Checkpoint::START,
                     head: Position(0),
                     lag: 0,
+                    caught_up: false,
+                    last_error: None,
+                    failing_since: None,
                     processed: 0,
                     events_per_sec: 0.0,
                 },
@@ -84,7 +98,39 @@ impl StatusCell {
     }
 
     pub(crate) fn set_state(&self, state: RunnerState) {
-        self.with(|t| t.status.state = state);
+        self.with(|t| {
+            t.status.state = state;
+            if state != RunnerState::Live {
+                t.status.caught_up = false;
+            }
+        });
+    }
+
+    /// The runner read everything up to the head (an empty read).
+    pub(crate) fn set_caught_up(&self) {
+        self.with(|t| {
+            t.status.state = RunnerState::Live;
+            t.status.caught_up = true;
+            t.status.last_error = None;
+            t.status.failing_since = None;
+        });
+    }
+
+    /// An attempt failed with `error` (kept until an attempt succeeds).
+    pub(crate) fn set_error(&self, error: &dyn std::fmt::Display) {
+        self.with(|t| {
+            t.status.caught_up = false;
+            t.status.last_error = Some(error.to_string());
+            t.status.failing_since.get_or_insert_with(Utc::now);
+        });
+    }
+
+    /// An attempt succeeded.
+    pub(crate) fn clear_error(&self) {
+        self.with(|t| {
+            t.status.last_error = None;
+            t.status.failing_since = None;
+        });
     }
 
     pub(crate) fn set_checkpoint(&self, checkpoint: Checkpoint) {

@@ -141,11 +141,11 @@ where
         .spawn();
     let status = tokio::time::timeout(
         Duration::from_secs(120),
-        handle.wait_for(|s| s.checkpoint == last),
+        handle.wait_for(|s| s.checkpoint >= last),
     )
     .await
     .expect("the parking projection did not get past the bad row in 120 s");
-    assert_eq!(status.checkpoint, last, "the runner stopped: {status:?}");
+    assert!(status.checkpoint >= last, "the runner stopped: {status:?}");
     handle.stop().await.unwrap();
     assert_eq!(
         *seen.lock().unwrap(),
