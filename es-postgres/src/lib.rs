@@ -74,21 +74,35 @@
 //! ## Immutability and least privilege
 //!
 //! A trigger rejects `UPDATE`, `DELETE` and `TRUNCATE` of `es_events` with "stored events are
-//! immutable". An application role needs no more than:
+//! immutable", and another one guards every `INSERT`, by any role including the owner: it sets
+//! `tx_id` to the writing transaction and `recorded_at` to `now()` whatever the statement said,
+//! and accepts only the stream's next version (a taken version fails as a unique violation of
+//! `es_events_stream_version`, so appends that lose a race retry as before; a gap fails with
+//! "es: version ... would leave a gap"). An event forged with a small `tx_id` would sit behind
+//! every reader's checkpoint, and one with a gap version would make its aggregate load at that
+//! version.
 //!
-//! ```sql
-//! GRANT USAGE ON SCHEMA billing TO app;
-//! GRANT SELECT, INSERT ON billing.es_events TO app;
-//! GRANT SELECT, INSERT, UPDATE ON billing.es_snapshots, billing.es_checkpoints TO app;
-//! GRANT DELETE ON billing.es_checkpoints TO app;  -- only to reset subscriptions
+//! An application role needs no more than [`PgStore::grant_application_role`] gives it: `USAGE`
+//! on the schema, `SELECT` and column-level `INSERT` on `es_events` (not on `tx_id`,
+//! `recorded_at` or `global_position`, so not even `OVERRIDING SYSTEM VALUE` gets through), and
+//! read-write access to snapshots, checkpoints and dead letters. The owner migrates and grants:
+//!
+//! ```no_run
+//! # async fn run(owner_url: &str, app_url: &str) -> Result<(), Box<dyn std::error::Error>> {
+//! let owner = es_postgres::PgStore::builder().schema("billing").connect(owner_url).await?;
+//! owner.grant_application_role("app").await?;
+//! // The application connects as `app`, without migrating:
+//! let store = es_postgres::PgStore::builder().schema("billing").migrate(false).connect(app_url).await?;
+//! # Ok(()) }
 //! ```
 //!
-//! and connects with `PgStore::builder().schema("billing").migrate(false)`; an owner role runs
-//! the migrations.
+//! The owner (and a superuser) can still disable the triggers or rewrite the table: keep it for
+//! migrations, and run the application as the granted role.
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 mod error;
+mod grants;
 mod listen;
 mod projection;
 mod row;

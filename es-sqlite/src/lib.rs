@@ -17,6 +17,16 @@
 //!
 //! Opening a file that is not an SQLite database, or one whose schema this version cannot use,
 //! fails with a typed [`OpenError`].
+//!
+//! ## Immutability
+//!
+//! Triggers reject every statement that would change the stored log, with "es: stored events are
+//! immutable": `UPDATE` (also `UPDATE OR REPLACE`), `DELETE`, and any `INSERT` over a stored
+//! event's position, id or stream version, whatever its conflict clause (`INSERT OR REPLACE`,
+//! `REPLACE`, `ON CONFLICT DO UPDATE`, `OR IGNORE`), as well as an insert at a position before the
+//! log's last one. An insert must also be its stream's next version ("es: stream versions are
+//! contiguous"). This guards against mistakes and against code that only has SQL access through
+//! the store's [`pool`](SqliteStore::pool); anyone who can write the file can drop the triggers.
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
