@@ -1,7 +1,7 @@
 //! [`PgStore::grant_application_role`]: the least privileges an application role needs, as code.
 
 use crate::store::{MIGRATIONS_TABLE, PgStore};
-use es_core::StoreError;
+use es_core::{InputError, StoreError};
 use sqlx::AssertSqlSafe;
 
 /// The columns of `es_events` an application role may write. Everything else (`global_position`,
@@ -35,9 +35,12 @@ fn quoted_role(role: &str) -> Result<String, StoreError> {
         None
     };
     match reason {
-        Some(reason) => Err(StoreError::InvalidInput(format!(
-            "invalid role name {role:?}: {reason}"
-        ))),
+        Some(reason) => Err(InputError::InvalidName {
+            what: "role name",
+            name: es_core::limits::shorten(role),
+            reason,
+        }
+        .into()),
         // Validation rules out `"`, but quote as PostgreSQL does anyway.
         None => Ok(format!("\"{}\"", role.replace('"', "\"\""))),
     }

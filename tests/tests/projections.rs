@@ -843,12 +843,15 @@ async fn a_macro_generated_read_model_runs_in_the_projection_transaction() {
             .await
             .unwrap();
     assert_eq!(totals, vec![("ada".into(), 6), ("bob".into(), 7)]);
-    assert_eq!(
-        file.store
-            .load_checkpoint_in_pool("deposits-by-actor")
-            .await,
-        Some(last_deposit(&file.store).await)
-    );
+    // Committed with the read model: at the last deposit, or past the notes after it once the
+    // runner has read everything (it moves its checkpoint over events it does not handle).
+    let stored = file
+        .store
+        .load_checkpoint_in_pool("deposits-by-actor")
+        .await
+        .expect("a stored checkpoint");
+    assert!(stored >= last_deposit(&file.store).await, "{stored}");
+    assert!(stored <= file.store.head_checkpoint().await.unwrap(), "{stored}");
     file.remove().await;
 }
 

@@ -1,0 +1,36 @@
+//! Which [`StoreError`] an sqlx error from PostgreSQL is: transient, rejected, or other.
+
+use es_core::StoreError;
+
+/// Classifies an error of a PostgreSQL statement by its SQLSTATE (see the variants of
+/// [`StoreError`]):
+///
+/// - [`StoreError::Unavailable`] (transient): connection exceptions (class 08), the server
+///   shutting down or starting (57P01-57P03), insufficient resources (class 53: too many
+///   connections, disk full, out of memory), serialization failures and deadlocks (40001, 40P01),
+///   a lost connection (I/O errors, the connection closed mid-message), the pool timed out;
+/// - [`StoreError::Rejected`]: integrity constraints (class 23), privileges and missing objects
+///   (class 42), data exceptions (class 22), raised by a trigger (P0001, such as "stored events
+///   are immutable"), a read-only transaction (25006);
+/// - [`StoreError::Database`]: everything else.
+pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => StoreError::unavailable(error),
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            let class = code.get(..2).unwrap_or_default();
+            match (class, code.as_str()) {
+                ("08" | "53", _) | (_, "57P01" | "57P02" | "57P03" | "40001" | "40P01") => {
+                    StoreError::unavailable(error)
+                }
+                ("23" | "42" | "22", _) | (_, "P0001" | "25006") => StoreError::rejected(error),
+                _ => StoreError::database(error),
+            }
+        }
+        _ => StoreError::database(error),
+    }
+}
