@@ -80,8 +80,8 @@ impl PgStore {
     /// - nothing on `_es_migrations`, and no `CREATE` on the schema.
     ///
     /// Leases (advisory locks) and `LISTEN`/`NOTIFY` need no privileges. A trigger checks every
-    /// insert, the owner's too: the stream's next version only, with the real transaction id and
-    /// time (see the [crate docs](crate#immutability-and-least-privilege)).
+    /// insert, the owner's too: each stream's next versions only, with the real transaction id
+    /// and time (see the [crate docs](crate#immutability-and-least-privilege)).
     ///
     /// The role must exist; its name is validated like a [`SchemaName`](crate::SchemaName) (up
     /// to 63 bytes; `public` and `none` are refused) and quoted, so it is case-sensitive.

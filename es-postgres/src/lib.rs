@@ -74,13 +74,14 @@
 //! ## Immutability and least privilege
 //!
 //! A trigger rejects `UPDATE`, `DELETE` and `TRUNCATE` of `es_events` with "stored events are
-//! immutable", and another one guards every `INSERT`, by any role including the owner: it sets
-//! `tx_id` to the writing transaction and `recorded_at` to `now()` whatever the statement said,
-//! and accepts only the stream's next version (a taken version fails as a unique violation of
-//! `es_events_stream_version`, so appends that lose a race retry as before; a gap fails with
-//! "es: version ... would leave a gap"). An event forged with a small `tx_id` would sit behind
-//! every reader's checkpoint, and one with a gap version would make its aggregate load at that
-//! version.
+//! immutable", and another one checks every `INSERT` statement, by any role including the
+//! owner, once, after its rows are in: it rejects the whole statement (a check violation, "es:
+//! ...") if a row's `tx_id` or `recorded_at` is not the writing transaction's id and `now()`,
+//! which their defaults give, or if a stream's new versions do not follow on from its last one
+//! without a gap ("es: version ... would leave a gap"). A taken version fails earlier, as a
+//! unique violation of `es_events_stream_version`, so appends that lose a race retry as before.
+//! An event forged with a small `tx_id` would sit behind every reader's checkpoint, and one with
+//! a gap version would make its aggregate load at that version.
 //!
 //! An application role needs no more than [`PgStore::grant_application_role`] gives it: `USAGE`
 //! on the schema, `SELECT` and column-level `INSERT` on `es_events` (not on `tx_id`,

@@ -1,8 +1,9 @@
 //! Least privilege as code: a fresh role given only `PgStore::grant_application_role` runs every
 //! part of the store (appends, reads, snapshots, checkpoints, a parking projection, rebuilds, a
 //! lease, LISTEN), and cannot forge the log: no explicit `tx_id`, `recorded_at` or
-//! `global_position`, no version gap, no UPDATE, DELETE or TRUNCATE. The owner's explicit `tx_id`
-//! and `recorded_at` are overridden by the insert trigger, and its gap versions are rejected too.
+//! `global_position`, no version gap, no UPDATE, DELETE or TRUNCATE. The owner's inserts of
+//! another `tx_id` or `recorded_at` than the database's are rejected by the insert trigger, and so
+//! are its gap versions.
 
 mod common;
 
@@ -389,7 +390,10 @@ async fn the_granted_role_cannot_forge_or_change_the_log() {
         format!("INSERT INTO {t} ({cols}) VALUES ({})", row(2)),
     )
     .await;
-    assert!(taken.contains("is taken"), "{taken}");
+    assert!(
+        taken.contains("duplicate key") && taken.contains("es_events_stream_version"),
+        "{taken}"
+    );
     let after: Vec<_> = owner.read_all(ReadAll::new()).try_collect().await.unwrap();
     assert_eq!(after, before, "nothing stored, nothing changed");
     // The aggregate's stream is still at version 2, and the next append is version 3.
@@ -417,7 +421,76 @@ async fn the_owner_cannot_forge_transaction_ids_times_or_versions_either() {
     let cols = "event_id, stream_id, version, event_type, schema_version, payload";
     let forged_id = uuid::Uuid::now_v7();
 
-    // Explicit tx_id and recorded_at: stored with the writing transaction's id and time instead.
+    // Another tx_id or recorded_at than the database's: the whole statement is rejected, for the
+    // owner too, and nothing is written.
+    let forged_row = |version: u64| {
+        format!(
+            "'{}', 'acc-1', {version}, '{DEPOSITED}', 1, '{{\"amount\": 3}}'",
+            uuid::Uuid::now_v7()
+        )
+    };
+    for (sql, column) in [
+        (
+            format!(
+                "INSERT INTO {t} ({cols}, tx_id) VALUES ({}, '3')",
+                forged_row(3)
+            ),
+            "tx_id",
+        ),
+        (
+            format!(
+                "INSERT INTO {t} ({cols}, recorded_at) VALUES ({}, '2000-01-01')",
+                forged_row(3)
+            ),
+            "recorded_at",
+        ),
+        (
+            format!(
+                "INSERT INTO {t} ({cols}, tx_id, recorded_at) VALUES ({}, '3', '2000-01-01')",
+                forged_row(3)
+            ),
+            "tx_id",
+        ),
+        // One forged row in a batch of good ones.
+        (
+            format!(
+                "INSERT INTO {t} ({cols}, recorded_at) VALUES ({}, DEFAULT), ({}, now() + interval '1 second')",
+                forged_row(3),
+                forged_row(4)
+            ),
+            "recorded_at",
+        ),
+        // The right transaction id, one that has not run yet.
+        (
+            format!(
+                "INSERT INTO {t} ({cols}, tx_id) VALUES ({}, (pg_current_xact_id()::text::bigint + 1)::text::xid8)",
+                forged_row(3)
+            ),
+            "tx_id",
+        ),
+    ] {
+        let forged = sqlx::query(AssertSqlSafe(sql.clone()))
+            .execute(owner.pool())
+            .await
+            .unwrap_err();
+        match &forged {
+            sqlx::Error::Database(db) => {
+                assert_eq!(db.code().as_deref(), Some("23514"), "{sql}: {forged}");
+                assert!(
+                    db.message()
+                        .starts_with(&format!("es: {column} is assigned by the database")),
+                    "{sql}: {forged}"
+                );
+            }
+            other => panic!("{sql}: {other}"),
+        }
+    }
+    let log: Vec<_> = owner.read_all(ReadAll::new()).try_collect().await.unwrap();
+    assert_eq!(log.len(), 2, "nothing stored: {log:?}");
+    assert_eq!(owner.stream_version(&s).await.unwrap(), Version(2));
+
+    // Naming the columns with the values the database assigns anyway is accepted (it forges
+    // nothing), and the event is in the log where positioned readers find it, after the others.
     let mut tx = owner.pool().begin().await.unwrap();
     let real_tx: i64 = sqlx::query_scalar("SELECT pg_current_xact_id()::text::bigint")
         .fetch_one(&mut *tx)
@@ -425,7 +498,7 @@ async fn the_owner_cannot_forge_transaction_ids_times_or_versions_either() {
         .unwrap();
     let (stored_tx, recent): (i64, bool) = sqlx::query_as(AssertSqlSafe(format!(
         "INSERT INTO {t} ({cols}, tx_id, recorded_at)
-         VALUES ('{forged_id}', 'acc-1', 3, '{DEPOSITED}', 1, '{{\"amount\": 3}}', '3', '2000-01-01')
+         VALUES ('{forged_id}', 'acc-1', 3, '{DEPOSITED}', 1, '{{\"amount\": 3}}', pg_current_xact_id(), now())
          RETURNING tx_id::text::bigint, recorded_at > now() - interval '1 hour'"
     )))
     .fetch_one(&mut *tx)
@@ -433,9 +506,7 @@ async fn the_owner_cannot_forge_transaction_ids_times_or_versions_either() {
     .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(stored_tx, real_tx, "tx_id is the writing transaction's");
-    assert_ne!(stored_tx, 3);
     assert!(recent, "recorded_at is the time of the insert");
-    // And so the event is in the log where positioned readers find it, after the others.
     let log: Vec<_> = owner.read_all(ReadAll::new()).try_collect().await.unwrap();
     assert_eq!(log.len(), 3);
     assert_eq!(log[2].meta.event_id.0, forged_id);
@@ -471,6 +542,71 @@ async fn the_owner_cannot_forge_transaction_ids_times_or_versions_either() {
     )
     .await;
     assert!(error.contains("would leave a gap"), "{error}");
+    // The whole statement is checked at once, per stream: a gap inside a batch, or one stream's
+    // gap in a batch for several, rejects all of it.
+    let ev = |stream: &str, version: u64| {
+        format!(
+            "('{}', '{stream}', {version}, '{DEPOSITED}', 1, '{{}}')",
+            uuid::Uuid::now_v7()
+        )
+    };
+    let error = sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO {t} ({cols}) VALUES {}, {}",
+        ev("acc-1", 4),
+        ev("acc-1", 6)
+    )))
+    .execute(owner.pool())
+    .await
+    .unwrap_err();
+    match &error {
+        sqlx::Error::Database(db) => {
+            assert_eq!(db.code().as_deref(), Some("23514"), "{error}");
+            assert!(
+                db.message()
+                    .starts_with("es: version 6 of stream \"acc-1\" would leave a gap"),
+                "{error}"
+            );
+        }
+        other => panic!("{other}"),
+    }
+    let error = fails(
+        owner.pool(),
+        format!(
+            "INSERT INTO {t} ({cols}) VALUES {}, {}, {}",
+            ev("acc-1", 4),
+            ev("acc-3", 1),
+            ev("acc-4", 2)
+        ),
+    )
+    .await;
+    assert!(
+        error.contains("es: version 2 of stream \"acc-4\" would leave a gap"),
+        "{error}"
+    );
+    assert_eq!(
+        owner
+            .read_all(ReadAll::new())
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    // Contiguous per stream, in any row order: accepted.
+    exec(
+        owner.pool(),
+        format!(
+            "INSERT INTO {t} ({cols}) VALUES {}, {}, {}, {}",
+            ev("acc-3", 2),
+            ev("acc-1", 4),
+            ev("acc-3", 1),
+            ev("acc-1", 5)
+        ),
+    )
+    .await;
+    let acc_3 = StreamId::new("acc-3").unwrap();
+    assert_eq!(owner.stream_version(&s).await.unwrap(), Version(5));
+    assert_eq!(owner.stream_version(&acc_3).await.unwrap(), Version(2));
     // A taken version is a unique violation (what the append's retry logic looks for).
     let taken = sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO {t} ({cols}) VALUES ('{}', 'acc-1', 2, '{DEPOSITED}', 1, '{{}}')",
@@ -486,7 +622,7 @@ async fn the_owner_cannot_forge_transaction_ids_times_or_versions_either() {
         }
         other => panic!("{other}"),
     }
-    assert_eq!(owner.stream_version(&s).await.unwrap(), Version(3));
+    assert_eq!(owner.stream_version(&s).await.unwrap(), Version(5));
     common::drop_store(owner).await;
 }
 
