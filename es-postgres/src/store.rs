@@ -233,8 +233,10 @@ impl PgStore {
             if !exists {
                 migrator.create_schema(quoted.clone());
             }
+            // `run_direct` on the connection itself: `run(&mut conn)` goes through `Acquire`, whose
+            // lifetime bound makes this future (and `connect`'s) not `Send`.
             migrator
-                .run(&mut conn)
+                .run_direct(None, &mut conn, false)
                 .await
                 .map_err(|e| ConnectError::from_migrate(schema.as_str(), e))
         }

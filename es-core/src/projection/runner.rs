@@ -358,11 +358,22 @@ where
     }
 
     /// The projection's dead letters.
-    pub async fn parked(&self) -> Result<Vec<ParkedEvent>, ProjectionError> {
-        self.store
-            .parked(&self.name)
-            .await
-            .map_err(|e| self.store_error(e))
+    ///
+    /// The future borrows only the projection store and the name, so it is `Send` also when the
+    /// handler is not `Sync`.
+    pub fn parked(
+        &self,
+    ) -> impl Future<Output = Result<Vec<ParkedEvent>, ProjectionError>> + Send + '_ {
+        let (store, name) = (&self.store, &self.name);
+        async move {
+            store
+                .parked(name)
+                .await
+                .map_err(|source| ProjectionError::Store {
+                    projection: name.clone(),
+                    source,
+                })
+        }
     }
 
     /// Hands every dead letter of the projection to the handler again, one unit of work each;
@@ -371,8 +382,7 @@ where
     pub async fn retry_parked(&mut self) -> Result<RetryReport, ProjectionError> {
         let mut report = RetryReport::default();
         for parked in self.parked().await? {
-            let event = self
-                .read_parked(&parked)
+            let event = Self::read_parked(&self.events, &parked)
                 .await
                 .map_err(|e| self.store_error(e))?;
             let Some(event) = event else {
@@ -409,13 +419,17 @@ where
         Ok(report)
     }
 
-    async fn read_parked(&self, parked: &ParkedEvent) -> Result<Option<RecordedEvent>, StoreError> {
+    /// Takes the event store rather than `&self`, so `retry_parked` stays `Send` with a handler
+    /// that is not `Sync`.
+    async fn read_parked(
+        events: &S,
+        parked: &ParkedEvent,
+    ) -> Result<Option<RecordedEvent>, StoreError> {
         let before = Checkpoint::new(
             parked.checkpoint.commit,
             Position(parked.checkpoint.position.0.saturating_sub(1)),
         );
-        let mut found: Vec<RecordedEvent> = self
-            .events
+        let mut found: Vec<RecordedEvent> = events
             .read_all(ReadAll::new().after(before).limit(1))
             .try_collect()
             .await?;
