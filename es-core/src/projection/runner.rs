@@ -467,10 +467,10 @@ where
                 },
             };
             let ended = self.follow(&mut lease, shutdown).await;
-            if let Some(lease) = lease {
-                if let Err(error) = lease.release().await {
-                    tracing::warn!(projection = %self.name, %error, "releasing the lease failed");
-                }
+            if let Some(lease) = lease
+                && let Err(error) = lease.release().await
+            {
+                tracing::warn!(projection = %self.name, %error, "releasing the lease failed");
             }
             match ended? {
                 Ended::Shutdown => return Ok(()),
@@ -567,12 +567,12 @@ where
             if shutdown.fired() {
                 return Ok(Ended::Shutdown);
             }
-            if let Some(held) = lease.as_mut() {
-                if lease_checked.elapsed() >= self.settings.lease_check {
-                    lease_checked = Instant::now();
-                    if !held.is_held().await.unwrap_or(false) {
-                        return Ok(Ended::LeaseLost);
-                    }
+            if let Some(held) = lease.as_mut()
+                && lease_checked.elapsed() >= self.settings.lease_check
+            {
+                lease_checked = Instant::now();
+                if !held.is_held().await.unwrap_or(false) {
+                    return Ok(Ended::LeaseLost);
                 }
             }
             if let Some(signal) = signal.as_mut() {
