@@ -12,9 +12,10 @@ use es_core::{
 };
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, PgConnection, Row};
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -76,6 +77,8 @@ pub struct PgStoreBuilder {
     migrate: bool,
     max_connections: u32,
     horizon_wait: Duration,
+    connect_timeout: Duration,
+    acquire_timeout: Duration,
 }
 
 impl Default for PgStoreBuilder {
@@ -86,6 +89,8 @@ impl Default for PgStoreBuilder {
             migrate: true,
             max_connections: 10,
             horizon_wait: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -128,16 +133,63 @@ impl PgStoreBuilder {
         self
     }
 
+    /// How long [`connect`](Self::connect) waits at most for the first connection to the server
+    /// (default 5 s): TCP, TLS, authentication. A server that is down, unreachable or silent fails
+    /// within this time with a [`ConnectError::Connect`] naming the cause. (sqlx ignores a
+    /// `connect_timeout` in the URL.)
+    ///
+    /// ```
+    /// let builder = es_postgres::PgStore::builder().connect_timeout(std::time::Duration::from_secs(2));
+    /// ```
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long an operation of the store waits at most for a connection of the pool, including
+    /// opening a new one, before it fails with a pool timeout (default 30 s, sqlx's default).
+    /// Operations wait this long when every connection is busy, or when the server has become
+    /// unreachable after connecting.
+    ///
+    /// ```
+    /// let builder = es_postgres::PgStore::builder().acquire_timeout(std::time::Duration::from_secs(10));
+    /// ```
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+
     /// Connects a new pool to `url` and opens the store (migrating unless turned off).
+    ///
+    /// A first connection is made directly, within the [connect
+    /// timeout](Self::connect_timeout), so a failure is reported with its cause and the server's
+    /// `host:port` ([`ConnectError::Connect`]) rather than as a pool timeout.
     pub async fn connect(self, url: &str) -> Result<PgStore, ConnectError> {
         let schema = SchemaName::new(self.schema.clone())?;
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| ConnectError::database(schema.as_str(), e))?;
+        let server = server_of(&options);
+        let secret = url_password(url);
+        let probe = tokio::time::timeout(
+            self.connect_timeout,
+            <PgConnection as sqlx::Connection>::connect_with(&options),
+        )
+        .await
+        .map_err(|_| {
+            ConnectError::timed_out(server.clone(), schema.as_str(), self.connect_timeout)
+        })?
+        .map_err(|e| ConnectError::connect(server.clone(), schema.as_str(), e, secret))?;
+        if let Err(error) = sqlx::Connection::close(probe).await {
+            tracing::debug!(%error, "closing the first connection failed");
+        }
         // No ping before every acquire: it would add a round trip to every statement.
         let pool = PgPoolOptions::new()
             .max_connections(self.max_connections)
+            .acquire_timeout(self.acquire_timeout)
             .test_before_acquire(false)
-            .connect(url)
+            .connect_with(options)
             .await
-            .map_err(|e| ConnectError::database(schema.as_str(), e))?;
+            .map_err(|e| ConnectError::connect(server, schema.as_str(), e, secret))?;
         match self.pool(pool.clone()).await {
             Ok(store) => Ok(store),
             Err(e) => {
@@ -166,6 +218,27 @@ impl PgStoreBuilder {
         tracing::debug!(schema = %store.shared.schema, "opened PostgreSQL event store");
         Ok(store)
     }
+}
+
+/// The server of `options` as an error names it: `host:port`, or the Unix socket.
+fn server_of(options: &PgConnectOptions) -> String {
+    if let Some(socket) = options.get_socket() {
+        return socket.display().to_string();
+    }
+    let host = options.get_host();
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{}", options.get_port())
+    } else {
+        format!("{host}:{}", options.get_port())
+    }
+}
+
+/// The password in the user info of a connection URL, to keep it out of error messages.
+fn url_password(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    userinfo.split_once(':').map(|(_, password)| password)
 }
 
 impl PgStore {
@@ -663,5 +736,29 @@ impl CheckpointStore for PgStore {
             .await
             .map_err(StoreError::database)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PgConnectOptions, server_of, url_password};
+    use std::str::FromStr;
+
+    #[test]
+    fn the_password_of_a_url_is_found() {
+        assert_eq!(url_password("postgres://u:p%40ss@h:1/db"), Some("p%40ss"));
+        assert_eq!(url_password("postgres://u:a:b@h/db?x=@"), Some("a:b"));
+        assert_eq!(url_password("postgres://u@h/db"), None);
+        assert_eq!(url_password("postgres://h/db?user=u@x"), None);
+        assert_eq!(url_password("not a url"), None);
+    }
+
+    #[test]
+    fn the_server_is_host_and_port() {
+        let options = PgConnectOptions::from_str("postgres://u:secret@db.example:6543/app")
+            .expect("a valid URL");
+        assert_eq!(server_of(&options), "db.example:6543");
+        let options = PgConnectOptions::from_str("postgres://u@[::1]/app").expect("a valid URL");
+        assert_eq!(server_of(&options), "[::1]:5432");
     }
 }
