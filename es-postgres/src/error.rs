@@ -37,7 +37,7 @@ pub enum ConnectError {
         #[source]
         source: Option<sqlx::Error>,
     },
-    /// The database failed after connecting, or the migration failed.
+    /// The URL is not valid, the database failed after connecting, or the migration failed.
     #[error("cannot connect to or migrate the event store in schema `{schema}`: {source}")]
     Database {
         /// The schema.

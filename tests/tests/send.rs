@@ -9,9 +9,9 @@ use es_core::prelude::*;
 use es_core::projection::{ErrorPolicy, ProjectionHandle};
 use es_core::{
     AtLeastOnce, Checkpoint, CheckpointStore, EventHandler, EventStore, ExpectedVersion,
-    HandlerError, LeaseProvider, LocalLeases, MemoryStore, NewEvent, Projection, ProjectionRunner,
-    ProjectionStore, ReadAll, RecordedEvent, Snapshot, SnapshotStore, StreamId, Subscription,
-    SubscriptionBuilder, Wakeup,
+    HandlerError, Lease, LeaseProvider, LocalLeases, MemoryStore, NewEvent, Projection,
+    ProjectionRunner, ProjectionStore, ReadAll, RecordedEvent, Snapshot, SnapshotStore, StreamId,
+    Subscription, SubscriptionBuilder, Wakeup,
 };
 use es_postgres::{AppendNotifications, PgStore, PgTx};
 use es_sqlite::{SqliteStore, SqliteTx};
@@ -210,12 +210,29 @@ fn lease_futures<L: LeaseProvider>(leases: &L) {
     send(leases.try_acquire("p"));
 }
 
-fn testkit_futures(store: MemoryStore) {
-    spawnable(es_core::testkit::append_and_read_stream(store.clone()));
-    spawnable(es_core::testkit::concurrent_writers_never_fork(
-        store.clone(),
-    ));
-    spawnable(es_core::testkit::replay_stream_matches_read_stream(store));
+fn testkit_futures<S: es_core::testkit::ConformanceStore>(store: S) {
+    use es_core::testkit::*;
+    spawnable(append_and_read_stream(store.clone()));
+    spawnable(expected_version_rules(store.clone()));
+    spawnable(conflict_writes_nothing(store.clone()));
+    spawnable(batch_is_atomic(store.clone()));
+    spawnable(idempotent_append(store.clone()));
+    spawnable(read_all_pages_without_gaps(store.clone()));
+    spawnable(read_all_filters_by_type_and_time(store.clone()));
+    spawnable(metadata_round_trips(store.clone()));
+    spawnable(decode_errors_name_the_event(store.clone()));
+    spawnable(snapshots_keep_the_newest(store.clone()));
+    spawnable(checkpoints_round_trip(store.clone()));
+    spawnable(concurrent_writers_never_fork(store.clone()));
+    spawnable(append_signal_fires(store.clone()));
+    spawnable(missing_stream_is_empty(store.clone()));
+    spawnable(replay_stream_matches_read_stream(store));
+}
+
+/// A held lease's methods (`PgLease`, `LocalLease` behind `Box<dyn Lease>`).
+fn held_lease_futures(mut lease: Box<dyn Lease>) {
+    send(lease.is_held());
+    spawnable(lease.release());
 }
 
 fn memory_futures(store: MemoryStore) {
@@ -244,7 +261,8 @@ fn sqlite_futures(store: SqliteStore, tx: &mut SqliteTx<'static>) {
     projection_store_futures(&store, tx);
     runner_futures(store.clone(), store.clone());
     runner_futures(store.clone(), AtLeastOnce(store.clone()));
-    subscription_futures(store);
+    subscription_futures(store.clone());
+    testkit_futures(store);
 }
 
 fn postgres_futures(
@@ -276,18 +294,20 @@ fn postgres_futures(
     lease_futures(&store);
     runner_futures(store.clone(), store.clone());
     runner_futures(store.clone(), AtLeastOnce(store.clone()));
-    subscription_futures(store);
+    subscription_futures(store.clone());
+    testkit_futures(store);
 }
 
 #[test]
 fn public_futures_and_streams_are_send() {
     // Referencing the checks makes the compiler type-check (and keep) them; it is the compiler
     // that proves `Send`, nothing is run.
-    let checks: [*const (); 4] = [
+    let checks: [*const (); 5] = [
         memory_futures as *const (),
         sqlite_futures as *const (),
         postgres_futures as *const (),
         handle_futures as *const (),
+        held_lease_futures as *const (),
     ];
     assert!(checks.iter().all(|f| !f.is_null()));
 }
