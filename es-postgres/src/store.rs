@@ -179,18 +179,15 @@ impl PgStoreBuilder {
             ConnectError::timed_out(server.clone(), schema.as_str(), self.connect_timeout)
         })?
         .map_err(|e| ConnectError::connect(server.clone(), schema.as_str(), e, secret))?;
-        if let Err(error) = sqlx::Connection::close(probe).await {
-            tracing::debug!(%error, "closing the first connection failed");
-        }
-        // No ping before every acquire: it would add a round trip to every statement.
+        // No ping before every acquire: it would add a round trip to every statement. Lazy: the
+        // first connection above already proved the server reachable, and it runs the migration,
+        // so connecting never holds two connections at once.
         let pool = PgPoolOptions::new()
             .max_connections(self.max_connections)
             .acquire_timeout(self.acquire_timeout)
             .test_before_acquire(false)
-            .connect_with(options)
-            .await
-            .map_err(|e| ConnectError::connect(server, schema.as_str(), e, secret))?;
-        match self.pool(pool.clone()).await {
+            .connect_lazy_with(options);
+        match self.open(pool.clone(), Some(probe)).await {
             Ok(store) => Ok(store),
             Err(e) => {
                 pool.close().await;
@@ -201,6 +198,11 @@ impl PgStoreBuilder {
 
     /// Opens the store on an existing pool (migrating unless turned off).
     pub async fn pool(self, pool: PgPool) -> Result<PgStore, ConnectError> {
+        self.open(pool, None).await
+    }
+
+    /// Opens the store on `pool`, migrating on `conn` if given (it is closed in any case).
+    async fn open(self, pool: PgPool, conn: Option<PgConnection>) -> Result<PgStore, ConnectError> {
         let schema = SchemaName::new(self.schema)?;
         let store = PgStore {
             pool,
@@ -212,8 +214,15 @@ impl PgStoreBuilder {
                 signal: watch::channel(0).0,
             }),
         };
-        if self.migrate {
-            store.migrate().await?;
+        match (self.migrate, conn) {
+            (true, Some(conn)) => store.migrate_on(conn).await?,
+            (true, None) => store.migrate().await?,
+            (false, Some(conn)) => {
+                if let Err(error) = sqlx::Connection::close(conn).await {
+                    tracing::debug!(%error, "closing the first connection failed");
+                }
+            }
+            (false, None) => {}
         }
         tracing::debug!(schema = %store.shared.schema, "opened PostgreSQL event store");
         Ok(store)
@@ -282,14 +291,19 @@ impl PgStore {
     /// dedicated connection with `search_path` set to the schema, and are recorded in
     /// `<schema>._es_migrations`, never in an application's `_sqlx_migrations`.
     pub async fn migrate(&self) -> Result<(), ConnectError> {
-        let schema = &self.shared.schema;
-        let quoted = schema.quoted();
-        let mut conn = self
+        let conn = self
             .pool
             .acquire()
             .await
-            .map_err(|e| ConnectError::database(schema.as_str(), e))?
+            .map_err(|e| ConnectError::database(self.shared.schema.as_str(), e))?
             .detach();
+        self.migrate_on(conn).await
+    }
+
+    /// [`migrate`](Self::migrate) on a connection of the store's database, which is then closed.
+    async fn migrate_on(&self, mut conn: PgConnection) -> Result<(), ConnectError> {
+        let schema = &self.shared.schema;
+        let quoted = schema.quoted();
         let result = async {
             let exists: bool =
                 sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
