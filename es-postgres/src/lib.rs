@@ -111,7 +111,7 @@ mod schema;
 mod sql;
 mod store;
 
-pub use error::ConnectError;
+pub use error::{ConnectCause, ConnectError};
 pub use listen::AppendNotifications;
 pub use schema::{InvalidSchemaName, MAX_SCHEMA_NAME_LEN, SchemaName};
 pub use store::{MIGRATIONS_TABLE, PgStore, PgStoreBuilder, PgTx};

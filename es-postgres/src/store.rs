@@ -14,9 +14,10 @@ use es_core::{
 };
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, PgConnection, Row};
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -77,6 +78,8 @@ pub struct PgStoreBuilder {
     migrate: bool,
     max_connections: u32,
     horizon_wait: Duration,
+    connect_timeout: Duration,
+    acquire_timeout: Duration,
 }
 
 impl Default for PgStoreBuilder {
@@ -87,6 +90,8 @@ impl Default for PgStoreBuilder {
             migrate: true,
             max_connections: 10,
             horizon_wait: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -129,17 +134,61 @@ impl PgStoreBuilder {
         self
     }
 
+    /// How long [`connect`](Self::connect) waits at most for the first connection to the server
+    /// (default 5 s): TCP, TLS, authentication. A server that is down, unreachable or silent fails
+    /// within this time with a [`ConnectError::Connect`] naming the cause. (sqlx ignores a
+    /// `connect_timeout` in the URL.)
+    ///
+    /// ```
+    /// let builder = es_postgres::PgStore::builder().connect_timeout(std::time::Duration::from_secs(2));
+    /// ```
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long an operation of the store waits at most for a connection of the pool, including
+    /// opening a new one, before it fails with a pool timeout (default 30 s, sqlx's default).
+    /// Operations wait this long when every connection is busy, or when the server has become
+    /// unreachable after connecting.
+    ///
+    /// ```
+    /// let builder = es_postgres::PgStore::builder().acquire_timeout(std::time::Duration::from_secs(10));
+    /// ```
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+
     /// Connects a new pool to `url` and opens the store (migrating unless turned off).
+    ///
+    /// A first connection is made directly, within the [connect
+    /// timeout](Self::connect_timeout), so a failure is reported with its cause and the server's
+    /// `host:port` ([`ConnectError::Connect`]) rather than as a pool timeout.
     pub async fn connect(self, url: &str) -> Result<PgStore, ConnectError> {
         let schema = SchemaName::new(self.schema.clone())?;
-        // No ping before every acquire: it would add a round trip to every statement.
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| ConnectError::database(schema.as_str(), e))?;
+        let server = server_of(&options);
+        let secret = url_password(url);
+        let probe = tokio::time::timeout(
+            self.connect_timeout,
+            <PgConnection as sqlx::Connection>::connect_with(&options),
+        )
+        .await
+        .map_err(|_| {
+            ConnectError::timed_out(server.clone(), schema.as_str(), self.connect_timeout)
+        })?
+        .map_err(|e| ConnectError::connect(server.clone(), schema.as_str(), e, secret))?;
+        // No ping before every acquire: it would add a round trip to every statement. Lazy: the
+        // first connection above already proved the server reachable, and it runs the migration,
+        // so connecting never holds two connections at once.
         let pool = PgPoolOptions::new()
             .max_connections(self.max_connections)
+            .acquire_timeout(self.acquire_timeout)
             .test_before_acquire(false)
-            .connect(url)
-            .await
-            .map_err(|e| ConnectError::database(schema.as_str(), e))?;
-        match self.pool(pool.clone()).await {
+            .connect_lazy_with(options);
+        match self.open(pool.clone(), Some(probe)).await {
             Ok(store) => Ok(store),
             Err(e) => {
                 pool.close().await;
@@ -150,6 +199,11 @@ impl PgStoreBuilder {
 
     /// Opens the store on an existing pool (migrating unless turned off).
     pub async fn pool(self, pool: PgPool) -> Result<PgStore, ConnectError> {
+        self.open(pool, None).await
+    }
+
+    /// Opens the store on `pool`, migrating on `conn` if given (it is closed in any case).
+    async fn open(self, pool: PgPool, conn: Option<PgConnection>) -> Result<PgStore, ConnectError> {
         let schema = SchemaName::new(self.schema)?;
         let store = PgStore {
             pool,
@@ -161,12 +215,40 @@ impl PgStoreBuilder {
                 signal: watch::channel(0).0,
             }),
         };
-        if self.migrate {
-            store.migrate().await?;
+        match (self.migrate, conn) {
+            (true, Some(conn)) => store.migrate_on(conn).await?,
+            (true, None) => store.migrate().await?,
+            (false, Some(conn)) => {
+                if let Err(error) = sqlx::Connection::close(conn).await {
+                    tracing::debug!(%error, "closing the first connection failed");
+                }
+            }
+            (false, None) => {}
         }
         tracing::debug!(schema = %store.shared.schema, "opened PostgreSQL event store");
         Ok(store)
     }
+}
+
+/// The server of `options` as an error names it: `host:port`, or the Unix socket.
+fn server_of(options: &PgConnectOptions) -> String {
+    if let Some(socket) = options.get_socket() {
+        return socket.display().to_string();
+    }
+    let host = options.get_host();
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{}", options.get_port())
+    } else {
+        format!("{host}:{}", options.get_port())
+    }
+}
+
+/// The password in the user info of a connection URL, to keep it out of error messages.
+fn url_password(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    userinfo.split_once(':').map(|(_, password)| password)
 }
 
 impl PgStore {
@@ -210,14 +292,19 @@ impl PgStore {
     /// dedicated connection with `search_path` set to the schema, and are recorded in
     /// `<schema>._es_migrations`, never in an application's `_sqlx_migrations`.
     pub async fn migrate(&self) -> Result<(), ConnectError> {
-        let schema = &self.shared.schema;
-        let quoted = schema.quoted();
-        let mut conn = self
+        let conn = self
             .pool
             .acquire()
             .await
-            .map_err(|e| ConnectError::database(schema.as_str(), e))?
+            .map_err(|e| ConnectError::database(self.shared.schema.as_str(), e))?
             .detach();
+        self.migrate_on(conn).await
+    }
+
+    /// [`migrate`](Self::migrate) on a connection of the store's database, which is then closed.
+    async fn migrate_on(&self, mut conn: PgConnection) -> Result<(), ConnectError> {
+        let schema = &self.shared.schema;
+        let quoted = schema.quoted();
         let result = async {
             let exists: bool =
                 sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
@@ -234,8 +321,10 @@ impl PgStore {
             if !exists {
                 migrator.create_schema(quoted.clone());
             }
+            // `run_direct` on the connection itself: `run(&mut conn)` goes through `Acquire`, whose
+            // lifetime bound makes this future (and `connect`'s) not `Send`.
             migrator
-                .run(&mut conn)
+                .run_direct(None, &mut conn, false)
                 .await
                 .map_err(|e| ConnectError::from_migrate(schema.as_str(), e))
         }
@@ -670,5 +759,29 @@ impl CheckpointStore for PgStore {
             .await
             .map_err(StoreError::database)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PgConnectOptions, server_of, url_password};
+    use std::str::FromStr;
+
+    #[test]
+    fn the_password_of_a_url_is_found() {
+        assert_eq!(url_password("postgres://u:p%40ss@h:1/db"), Some("p%40ss"));
+        assert_eq!(url_password("postgres://u:a:b@h/db?x=@"), Some("a:b"));
+        assert_eq!(url_password("postgres://u@h/db"), None);
+        assert_eq!(url_password("postgres://h/db?user=u@x"), None);
+        assert_eq!(url_password("not a url"), None);
+    }
+
+    #[test]
+    fn the_server_is_host_and_port() {
+        let options = PgConnectOptions::from_str("postgres://u:secret@db.example:6543/app")
+            .expect("a valid URL");
+        assert_eq!(server_of(&options), "db.example:6543");
+        let options = PgConnectOptions::from_str("postgres://u@[::1]/app").expect("a valid URL");
+        assert_eq!(server_of(&options), "[::1]:5432");
     }
 }

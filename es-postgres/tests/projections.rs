@@ -46,7 +46,7 @@ impl Dice {
         self.0
     }
     fn roll(&mut self, one_in: u64) -> bool {
-        self.next() % one_in == 0
+        self.next().is_multiple_of(one_in)
     }
 }
 
@@ -121,11 +121,11 @@ impl<'c> EventHandler<PgTx<'c>> for PgBalances {
             .await
             .map_err(HandlerError::failed)?;
         // Fail after the writes: they must roll back with the batch.
-        if let Some(n) = self.fail_one_in {
-            if self.dice.roll(n) {
-                self.failures.fetch_add(1, Ordering::Relaxed);
-                return Err(HandlerError::failed("injected failure"));
-            }
+        if let Some(n) = self.fail_one_in
+            && self.dice.roll(n)
+        {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+            return Err(HandlerError::failed("injected failure"));
         }
         Ok(())
     }

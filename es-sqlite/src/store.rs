@@ -85,6 +85,7 @@ impl SqliteStore {
         let path = options.get_filename().to_path_buf();
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .after_release(|conn, _| Box::pin(discard_if_in_transaction(conn)))
             .connect_with(options)
             .await
             .map_err(|e| OpenError::from_sqlx(path.clone(), e))?;
@@ -266,6 +267,31 @@ impl SqliteStore {
             already_appended: false,
         })
     }
+}
+
+/// Whether a connection handed back to the pool may be used again: not if sqlx still counts a
+/// transaction on it. When a COMMIT or ROLLBACK fails (`database or disk is full`, an I/O error),
+/// SQLite has rolled the transaction back, but sqlx-sqlite 0.9 does not lower its transaction
+/// depth, and the connection would refuse every later `BEGIN` ("attempted to call begin_with at
+/// non-zero transaction depth"). Returning `false` closes it; the pool opens a fresh one.
+///
+/// This covers appends, projection transactions and an application's own transactions on the
+/// store's pool alike. It costs nothing on a connection outside a transaction.
+async fn discard_if_in_transaction(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    // A dropped transaction queued a ROLLBACK on the connection; the ping runs after it, so the
+    // depth is then up to date.
+    conn.ping().await?;
+    let healthy = !conn.is_in_transaction();
+    if !healthy {
+        tracing::warn!(
+            "closing an SQLite connection whose COMMIT or ROLLBACK failed; the pool opens a new one"
+        );
+    }
+    Ok(healthy)
 }
 
 #[async_trait]

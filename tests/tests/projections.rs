@@ -57,7 +57,7 @@ impl Dice {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
-        self.0 % one_in == 0
+        self.0.is_multiple_of(one_in)
     }
 }
 
@@ -167,11 +167,11 @@ impl<'c> EventHandler<SqliteTx<'c>> for SqlBalances {
             .await
             .map_err(HandlerError::failed)?;
         // Fail after the writes: they must be rolled back with the batch.
-        if let Some(n) = self.fail_one_in {
-            if self.dice.roll(n) {
-                self.failures.fetch_add(1, Ordering::Relaxed);
-                return Err(HandlerError::failed("injected failure"));
-            }
+        if let Some(n) = self.fail_one_in
+            && self.dice.roll(n)
+        {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+            return Err(HandlerError::failed("injected failure"));
         }
         Ok(())
     }

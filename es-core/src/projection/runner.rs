@@ -358,11 +358,22 @@ where
     }
 
     /// The projection's dead letters.
-    pub async fn parked(&self) -> Result<Vec<ParkedEvent>, ProjectionError> {
-        self.store
-            .parked(&self.name)
-            .await
-            .map_err(|e| self.store_error(e))
+    ///
+    /// The future borrows only the projection store and the name, so it is `Send` also when the
+    /// handler is not `Sync`.
+    pub fn parked(
+        &self,
+    ) -> impl Future<Output = Result<Vec<ParkedEvent>, ProjectionError>> + Send + '_ {
+        let (store, name) = (&self.store, &self.name);
+        async move {
+            store
+                .parked(name)
+                .await
+                .map_err(|source| ProjectionError::Store {
+                    projection: name.clone(),
+                    source,
+                })
+        }
     }
 
     /// Hands every dead letter of the projection to the handler again, one unit of work each;
@@ -371,7 +382,7 @@ where
     pub async fn retry_parked(&mut self) -> Result<RetryReport, ProjectionError> {
         let mut report = RetryReport::default();
         for parked in self.parked().await? {
-            let event = match self.read_parked(&parked).await {
+            let event = match Self::read_parked(&self.events, &parked).await {
                 Ok(event) => event,
                 // Still not decodable (or the store failed): kept, with the error.
                 Err(error) => {
@@ -413,13 +424,17 @@ where
         Ok(report)
     }
 
-    async fn read_parked(&self, parked: &ParkedEvent) -> Result<Option<RecordedEvent>, StoreError> {
+    /// Takes the event store rather than `&self`, so `retry_parked` stays `Send` with a handler
+    /// that is not `Sync`.
+    async fn read_parked(
+        events: &S,
+        parked: &ParkedEvent,
+    ) -> Result<Option<RecordedEvent>, StoreError> {
         let before = Checkpoint::new(
             parked.checkpoint.commit,
             Position(parked.checkpoint.position.0.saturating_sub(1)),
         );
-        let mut found: Vec<RecordedEvent> = self
-            .events
+        let mut found: Vec<RecordedEvent> = events
             .read_all(ReadAll::new().after(before).limit(1))
             .try_collect()
             .await?;
@@ -457,10 +472,10 @@ where
                 },
             };
             let ended = self.follow(&mut lease, shutdown).await;
-            if let Some(lease) = lease {
-                if let Err(error) = lease.release().await {
-                    tracing::warn!(projection = %self.name, %error, "releasing the lease failed");
-                }
+            if let Some(lease) = lease
+                && let Err(error) = lease.release().await
+            {
+                tracing::warn!(projection = %self.name, %error, "releasing the lease failed");
             }
             match ended? {
                 Ended::Shutdown => return Ok(()),
@@ -563,12 +578,12 @@ where
             if shutdown.fired() {
                 return Ok(Ended::Shutdown);
             }
-            if let Some(held) = lease.as_mut() {
-                if lease_checked.elapsed() >= self.settings.lease_check {
-                    lease_checked = Instant::now();
-                    if !held.is_held().await.unwrap_or(false) {
-                        return Ok(Ended::LeaseLost);
-                    }
+            if let Some(held) = lease.as_mut()
+                && lease_checked.elapsed() >= self.settings.lease_check
+            {
+                lease_checked = Instant::now();
+                if !held.is_held().await.unwrap_or(false) {
+                    return Ok(Ended::LeaseLost);
                 }
             }
             if let Some(signal) = signal.as_mut() {
