@@ -14,23 +14,49 @@ use es_core::StoreError;
 ///   are immutable"), a read-only transaction (25006);
 /// - [`StoreError::Database`]: everything else.
 pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
+    let wrap = Cleaned::from;
     match &error {
         sqlx::Error::Io(_)
         | sqlx::Error::Protocol(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => StoreError::unavailable(error),
+        | sqlx::Error::WorkerCrashed => StoreError::unavailable(wrap(error)),
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
             let class = code.get(..2).unwrap_or_default();
             match (class, code.as_str()) {
                 ("08" | "53", _) | (_, "57P01" | "57P02" | "57P03" | "40001" | "40P01") => {
-                    StoreError::unavailable(error)
+                    StoreError::unavailable(wrap(error))
                 }
-                ("23" | "42" | "22", _) | (_, "P0001" | "25006") => StoreError::rejected(error),
-                _ => StoreError::database(error),
+                ("23" | "42" | "22", _) | (_, "P0001" | "25006") => {
+                    StoreError::rejected(wrap(error))
+                }
+                _ => StoreError::database(wrap(error)),
             }
         }
-        _ => StoreError::database(error),
+        _ => StoreError::database(wrap(error)),
+    }
+}
+
+/// A database error as the server said it (its message and SQLSTATE), without the driver's
+/// decorations (source file and line of the server); the driver's error is the source.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+struct Cleaned {
+    message: String,
+    #[source]
+    source: sqlx::Error,
+}
+
+impl From<sqlx::Error> for Cleaned {
+    fn from(source: sqlx::Error) -> Self {
+        let message = match &source {
+            sqlx::Error::Database(db) => match db.code() {
+                Some(code) => format!("{} (SQLSTATE {code})", db.message()),
+                None => db.message().to_owned(),
+            },
+            other => other.to_string(),
+        };
+        Self { message, source }
     }
 }

@@ -1,5 +1,6 @@
 //! [`PgStore::grant_application_role`]: the least privileges an application role needs, as code.
 
+use crate::classify::store_error;
 use crate::store::{MIGRATIONS_TABLE, PgStore};
 use es_core::{InputError, StoreError};
 use sqlx::AssertSqlSafe;
@@ -101,15 +102,15 @@ impl PgStore {
     pub async fn grant_application_role(&self, role: &str) -> Result<(), StoreError> {
         let role = quoted_role(role)?;
         let statements = application_grants(&self.schema().quoted(), &role);
-        let mut tx = self.pool().begin().await.map_err(StoreError::database)?;
+        let mut tx = self.pool().begin().await.map_err(store_error)?;
         for statement in statements {
             // Safe: constant text, a validated and quoted schema name and role name.
             sqlx::query(AssertSqlSafe(statement))
                 .execute(&mut *tx)
                 .await
-                .map_err(StoreError::database)?;
+                .map_err(store_error)?;
         }
-        tx.commit().await.map_err(StoreError::database)?;
+        tx.commit().await.map_err(store_error)?;
         tracing::info!(schema = %self.schema(), %role, "granted the es application privileges");
         Ok(())
     }

@@ -102,6 +102,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+mod classify;
 mod error;
 mod grants;
 mod listen;

@@ -1,5 +1,6 @@
 //! [`AppendNotifications`]: wake-ups from appends made by other processes (`LISTEN`).
 
+use crate::classify::store_error;
 use crate::store::PgStore;
 use es_core::StoreError;
 use sqlx::postgres::PgListener;
@@ -37,11 +38,11 @@ impl PgStore {
     pub async fn listen(&self) -> Result<AppendNotifications, StoreError> {
         let mut listener = PgListener::connect_with(self.pool())
             .await
-            .map_err(StoreError::database)?;
+            .map_err(store_error)?;
         listener
             .listen(&self.notify_channel())
             .await
-            .map_err(StoreError::database)?;
+            .map_err(store_error)?;
         Ok(AppendNotifications { listener })
     }
 }
@@ -53,7 +54,7 @@ impl AppendNotifications {
         match tokio::time::timeout(timeout, self.listener.try_recv()).await {
             Err(_elapsed) => Ok(false),
             Ok(Ok(_notification_or_reconnect)) => Ok(true),
-            Ok(Err(e)) => Err(StoreError::database(e)),
+            Ok(Err(e)) => Err(store_error(e)),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Projections on PostgreSQL: the exactly-once [`ProjectionStore`], advisory-lock leases
 //! ([`LeaseProvider`]) and `LISTEN` wake-ups ([`Wakeup`]).
 
+use crate::classify::store_error;
 use crate::listen::AppendNotifications;
 use crate::store::{PgStore, PgTx};
 use async_trait::async_trait;
@@ -61,11 +62,11 @@ impl ProjectionStore for PgStore {
     type Tx = PgTx<'static>;
 
     async fn begin(&self) -> Result<Self::Tx, StoreError> {
-        self.pool().begin().await.map_err(StoreError::database)
+        self.pool().begin().await.map_err(store_error)
     }
 
     async fn commit(&self, tx: Self::Tx) -> Result<(), StoreError> {
-        tx.commit().await.map_err(StoreError::database)
+        tx.commit().await.map_err(store_error)
     }
 
     async fn load_checkpoint_in(
@@ -83,17 +84,17 @@ impl ProjectionStore for PgStore {
         .bind(projection)
         .execute(&mut **tx)
         .await
-        .map_err(StoreError::database)?;
+        .map_err(store_error)?;
         let row = sqlx::query(self.projection_sql(
             "SELECT commit_key, position FROM {s}.es_checkpoints WHERE name = $1 FOR UPDATE",
         ))
         .bind(projection)
         .fetch_optional(&mut **tx)
         .await
-        .map_err(StoreError::database)?;
+        .map_err(store_error)?;
         let Some(row) = row else { return Ok(None) };
-        let commit: i64 = row.try_get(0).map_err(StoreError::database)?;
-        let position: i64 = row.try_get(1).map_err(StoreError::database)?;
+        let commit: i64 = row.try_get(0).map_err(store_error)?;
+        let position: i64 = row.try_get(1).map_err(store_error)?;
         Ok(Some(Checkpoint::new(
             from_db_int(commit, "checkpoint commit key")?,
             Position(from_db_int(position, "checkpoint position")?),
@@ -119,7 +120,7 @@ impl ProjectionStore for PgStore {
             .bind(projection)
             .execute(&mut **tx)
             .await
-            .map_err(StoreError::database)?;
+            .map_err(store_error)?;
         Ok(())
     }
 
@@ -140,7 +141,7 @@ impl ProjectionStore for PgStore {
         .bind(parked.parked_at)
         .execute(&mut **tx)
         .await
-        .map_err(StoreError::database)?;
+        .map_err(store_error)?;
         Ok(())
     }
 
@@ -149,7 +150,7 @@ impl ProjectionStore for PgStore {
             .bind(id)
             .execute(&mut **tx)
             .await
-            .map_err(StoreError::database)?;
+            .map_err(store_error)?;
         Ok(())
     }
 
@@ -158,7 +159,7 @@ impl ProjectionStore for PgStore {
             .bind(projection)
             .execute(&mut **tx)
             .await
-            .map_err(StoreError::database)?;
+            .map_err(store_error)?;
         Ok(())
     }
 
@@ -171,7 +172,7 @@ impl ProjectionStore for PgStore {
         .bind(projection)
         .fetch_all(self.pool())
         .await
-        .map_err(StoreError::database)?;
+        .map_err(store_error)?;
         rows.iter()
             .map(|row| {
                 let db = StoreError::database;
@@ -201,19 +202,14 @@ impl LeaseProvider for PgStore {
     async fn try_acquire(&self, projection: &str) -> Result<Option<Box<dyn Lease>>, StoreError> {
         let namespace = format!("es-projection:{}", self.schema().as_str());
         // Outside the pool: the lock lives as long as this session.
-        let mut conn = self
-            .pool()
-            .acquire()
-            .await
-            .map_err(StoreError::database)?
-            .detach();
+        let mut conn = self.pool().acquire().await.map_err(store_error)?.detach();
         let acquired: bool =
             sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1), hashtext($2))")
                 .bind(&namespace)
                 .bind(projection)
                 .fetch_one(&mut conn)
                 .await
-                .map_err(StoreError::database)?;
+                .map_err(store_error)?;
         if !acquired {
             let _ = conn.close().await;
             return Ok(None);
@@ -247,8 +243,8 @@ impl Lease for PgLease {
             .bind(&self.projection)
             .execute(&mut self.conn)
             .await
-            .map_err(StoreError::database)?;
-        self.conn.close().await.map_err(StoreError::database)
+            .map_err(store_error)?;
+        self.conn.close().await.map_err(store_error)
     }
 }
 

@@ -1,5 +1,6 @@
 //! [`PgStore`]: events, snapshots and checkpoints in one PostgreSQL schema.
 
+use crate::classify::store_error;
 use crate::error::ConnectError;
 use crate::row::{decode, decode_replayed};
 use crate::schema::SchemaName;
@@ -351,7 +352,7 @@ impl PgStore {
             .bind(to_db_int(checkpoint.position.0, "checkpoint position")?)
             .execute(conn)
             .await
-            .map_err(StoreError::database)?;
+            .map_err(store_error)?;
         Ok(())
     }
 
@@ -366,10 +367,10 @@ impl PgStore {
             .bind(name)
             .fetch_optional(conn)
             .await
-            .map_err(StoreError::database)?;
+            .map_err(store_error)?;
         let Some(row) = row else { return Ok(None) };
-        let commit: i64 = row.try_get(0).map_err(StoreError::database)?;
-        let position: i64 = row.try_get(1).map_err(StoreError::database)?;
+        let commit: i64 = row.try_get(0).map_err(store_error)?;
+        let position: i64 = row.try_get(1).map_err(store_error)?;
         Ok(Some(Checkpoint::new(
             from_db_int(commit, "checkpoint commit key")?,
             Position(from_db_int(position, "checkpoint position")?),
@@ -385,13 +386,13 @@ impl PgStore {
             .bind(ids)
             .fetch_all(&self.pool)
             .await
-            .map_err(StoreError::database)?;
+            .map_err(store_error)?;
         rows.iter()
             .map(|row| {
-                let stream: String = row.try_get(0).map_err(StoreError::database)?;
-                let id: uuid::Uuid = row.try_get(1).map_err(StoreError::database)?;
-                let version: i64 = row.try_get(2).map_err(StoreError::database)?;
-                let position: i64 = row.try_get(3).map_err(StoreError::database)?;
+                let stream: String = row.try_get(0).map_err(store_error)?;
+                let id: uuid::Uuid = row.try_get(1).map_err(store_error)?;
+                let version: i64 = row.try_get(2).map_err(store_error)?;
+                let position: i64 = row.try_get(3).map_err(store_error)?;
                 let stream_id = StreamId::new(stream.as_str()).map_err(|e| {
                     let position = u64::try_from(position).unwrap_or(0);
                     CorruptEvent::new(
@@ -467,8 +468,8 @@ impl PgStore {
                         .iter()
                         .map(|row| -> Result<(i64, i64), StoreError> {
                             Ok((
-                                row.try_get(0).map_err(StoreError::database)?,
-                                row.try_get(1).map_err(StoreError::database)?,
+                                row.try_get(0).map_err(store_error)?,
+                                row.try_get(1).map_err(store_error)?,
                             ))
                         })
                         .collect::<Result<Vec<_>, _>>()?;
@@ -498,7 +499,7 @@ impl PgStore {
                     )));
                 }
                 Err(sqlx::Error::Database(db)) if db.is_unique_violation() => true,
-                Err(e) => return Err(StoreError::database(e)),
+                Err(e) => return Err(store_error(e)),
             };
             // The guard found another version, or a concurrent writer took a version or one of the
             // ids first. A retry of a stored batch is reported as such, not as a conflict.
@@ -534,7 +535,7 @@ impl PgStore {
             sqlx::query_as(sql(&self.shared.sql.newest_commit))
                 .fetch_one(&self.pool)
                 .await
-                .map_err(StoreError::database)?;
+                .map_err(store_error)?;
         let (Some(horizon), Some(newest)) = (horizon, newest) else {
             return Ok(());
         };
@@ -548,7 +549,7 @@ impl PgStore {
             let horizon: Option<i64> = sqlx::query_scalar(sql(&self.shared.sql.horizon))
                 .fetch_one(&self.pool)
                 .await
-                .map_err(StoreError::database)?;
+                .map_err(store_error)?;
             if horizon.is_none_or(|h| h > newest) {
                 return Ok(());
             }
@@ -603,10 +604,7 @@ impl EventStore for PgStore {
             .bind(stream.as_str())
             .bind(from)
             .fetch(&self.pool)
-            .map(|row| {
-                row.map_err(StoreError::database)
-                    .and_then(|row| decode(&row))
-            })
+            .map(|row| row.map_err(store_error).and_then(|row| decode(&row)))
             .boxed()
     }
 
@@ -617,7 +615,7 @@ impl EventStore for PgStore {
             .bind(from)
             .fetch(&self.pool)
             .map(move |row| {
-                row.map_err(StoreError::database)
+                row.map_err(store_error)
                     .and_then(|row| decode_replayed(stream, &row))
             })
             .boxed()
@@ -645,10 +643,10 @@ impl EventStore for PgStore {
             if let Some(limit) = query.limit {
                 q = q.bind(i64::try_from(limit).unwrap_or(i64::MAX));
             }
-            Ok::<_, StoreError>(q.fetch(&self.pool).map(|row| {
-                row.map_err(StoreError::database)
-                    .and_then(|row| decode(&row))
-            }))
+            Ok::<_, StoreError>(
+                q.fetch(&self.pool)
+                    .map(|row| row.map_err(store_error).and_then(|row| decode(&row))),
+            )
         };
         futures::stream::once(page).try_flatten().boxed()
     }
@@ -658,7 +656,7 @@ impl EventStore for PgStore {
             .bind(stream.as_str())
             .fetch_one(&self.pool)
             .await
-            .map_err(StoreError::database)?;
+            .map_err(store_error)?;
         Ok(Version(from_db_int(v, "version")?))
     }
 
@@ -666,7 +664,7 @@ impl EventStore for PgStore {
         let p: i64 = sqlx::query_scalar(sql(&self.shared.sql.head_position))
             .fetch_one(&self.pool)
             .await
-            .map_err(StoreError::database)?;
+            .map_err(store_error)?;
         Ok(Position(from_db_int(p, "position")?))
     }
 
@@ -683,7 +681,7 @@ impl EventStore for PgStore {
             sqlx::query_as(sql(&self.shared.sql.horizon_and_head))
                 .fetch_one(&self.pool)
                 .await
-                .map_err(StoreError::database)?;
+                .map_err(store_error)?;
         let horizon = match horizon {
             Some(h) => from_db_int(h, "horizon")?,
             None => 0,
@@ -706,10 +704,10 @@ impl SnapshotStore for PgStore {
             .bind(stream.as_str())
             .fetch_optional(&self.pool)
             .await
-            .map_err(StoreError::database)?;
+            .map_err(store_error)?;
         let Some(row) = row else { return Ok(None) };
-        let version: i64 = row.try_get(0).map_err(StoreError::database)?;
-        let schema_version: i32 = row.try_get(1).map_err(StoreError::database)?;
+        let version: i64 = row.try_get(0).map_err(store_error)?;
+        let schema_version: i32 = row.try_get(1).map_err(store_error)?;
         let Ok(Json(state)) = row.try_get::<Json<Value>, _>(2) else {
             // A snapshot is a cache: an unreadable one is ignored and the stream replayed.
             tracing::warn!(%stream, "ignoring a snapshot whose state does not decode");
@@ -734,7 +732,7 @@ impl SnapshotStore for PgStore {
             .bind(Json(&snapshot.state))
             .execute(&self.pool)
             .await
-            .map_err(StoreError::database)?;
+            .map_err(store_error)?;
         Ok(())
     }
 }
@@ -742,12 +740,12 @@ impl SnapshotStore for PgStore {
 #[async_trait]
 impl CheckpointStore for PgStore {
     async fn load_checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(StoreError::database)?;
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
         self.load_checkpoint_in(&mut conn, name).await
     }
 
     async fn save_checkpoint(&self, name: &str, checkpoint: Checkpoint) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(StoreError::database)?;
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
         self.save_checkpoint_in(&mut conn, name, checkpoint).await
     }
 
@@ -757,7 +755,7 @@ impl CheckpointStore for PgStore {
             .bind(name)
             .execute(&self.pool)
             .await
-            .map_err(StoreError::database)?;
+            .map_err(store_error)?;
         Ok(())
     }
 }

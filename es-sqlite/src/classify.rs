@@ -10,11 +10,12 @@ use es_core::StoreError;
 ///   a read-only file, a datatype mismatch;
 /// - [`StoreError::Database`]: everything else.
 pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
+    let wrap = Cleaned::from;
     match &error {
         sqlx::Error::Io(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => StoreError::unavailable(error),
+        | sqlx::Error::WorkerCrashed => StoreError::unavailable(wrap(error)),
         sqlx::Error::Database(db) => {
             // Extended result codes keep the primary code in their low byte.
             let primary = db
@@ -24,12 +25,35 @@ pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
             match primary {
                 // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_NOMEM, SQLITE_IOERR, SQLITE_FULL,
                 // SQLITE_CANTOPEN, SQLITE_PROTOCOL
-                Some(5 | 6 | 7 | 10 | 13 | 14 | 15) => StoreError::unavailable(error),
+                Some(5 | 6 | 7 | 10 | 13 | 14 | 15) => StoreError::unavailable(wrap(error)),
                 // SQLITE_READONLY, SQLITE_CONSTRAINT, SQLITE_MISMATCH, SQLITE_AUTH, SQLITE_RANGE
-                Some(8 | 19 | 20 | 23 | 25) => StoreError::rejected(error),
-                _ => StoreError::database(error),
+                Some(8 | 19 | 20 | 23 | 25) => StoreError::rejected(wrap(error)),
+                _ => StoreError::database(wrap(error)),
             }
         }
-        _ => StoreError::database(error),
+        _ => StoreError::database(wrap(error)),
+    }
+}
+
+/// A database error as the server said it (its message and SQLite code), without the driver's
+/// decorations (source file and line of the server); the driver's error is the source.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+struct Cleaned {
+    message: String,
+    #[source]
+    source: sqlx::Error,
+}
+
+impl From<sqlx::Error> for Cleaned {
+    fn from(source: sqlx::Error) -> Self {
+        let message = match &source {
+            sqlx::Error::Database(db) => match db.code() {
+                Some(code) => format!("{} (SQLite code {code})", db.message()),
+                None => db.message().to_owned(),
+            },
+            other => other.to_string(),
+        };
+        Self { message, source }
     }
 }

@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+mod classify;
 mod error;
 mod projection;
 mod row;

@@ -1,5 +1,6 @@
 //! Projections whose read model lives in the SQLite file: [`ProjectionStore`] for [`SqliteStore`].
 
+use crate::classify::store_error;
 use crate::row::{event_id, from_micros, micros};
 use crate::store::SqliteStore;
 use async_trait::async_trait;
@@ -51,11 +52,11 @@ impl ProjectionStore for SqliteStore {
         self.pool()
             .begin_with("BEGIN IMMEDIATE")
             .await
-            .map_err(StoreError::database)
+            .map_err(store_error)
     }
 
     async fn commit(&self, tx: Self::Tx) -> Result<(), StoreError> {
-        tx.commit().await.map_err(StoreError::database)
+        tx.commit().await.map_err(store_error)
     }
 
     async fn load_checkpoint_in(
@@ -85,7 +86,7 @@ impl ProjectionStore for SqliteStore {
             .bind(projection)
             .execute(&mut **tx)
             .await
-            .map_err(StoreError::database)?;
+            .map_err(store_error)?;
         Ok(())
     }
 
@@ -106,7 +107,7 @@ impl ProjectionStore for SqliteStore {
         .bind(micros(parked.parked_at))
         .execute(&mut **tx)
         .await
-        .map_err(StoreError::database)?;
+        .map_err(store_error)?;
         Ok(())
     }
 
@@ -115,7 +116,7 @@ impl ProjectionStore for SqliteStore {
             .bind(id)
             .execute(&mut **tx)
             .await
-            .map_err(StoreError::database)?;
+            .map_err(store_error)?;
         Ok(())
     }
 
@@ -124,7 +125,7 @@ impl ProjectionStore for SqliteStore {
             .bind(projection)
             .execute(&mut **tx)
             .await
-            .map_err(StoreError::database)?;
+            .map_err(store_error)?;
         Ok(())
     }
 
@@ -137,14 +138,14 @@ impl ProjectionStore for SqliteStore {
         .bind(projection)
         .fetch_all(self.pool())
         .await
-        .map_err(StoreError::database)?;
+        .map_err(store_error)?;
         rows.iter().map(parked_from_row).collect()
     }
 }
 
 fn parked_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ParkedEvent, StoreError> {
-    let get_i64 = |i: usize| row.try_get::<i64, _>(i).map_err(StoreError::database);
-    let get_text = |i: usize| row.try_get::<String, _>(i).map_err(StoreError::database);
+    let get_i64 = |i: usize| row.try_get::<i64, _>(i).map_err(store_error);
+    let get_text = |i: usize| row.try_get::<String, _>(i).map_err(store_error);
     RawParked {
         id: get_i64(0)?,
         projection: get_text(1)?,

@@ -1,5 +1,6 @@
 //! [`SqliteStore`]: events, snapshots and checkpoints in one SQLite file.
 
+use crate::classify::store_error;
 use crate::error::OpenError;
 use crate::row::{decode, decode_replayed, event_columns, event_id, micros, replay_columns};
 use async_trait::async_trait;
@@ -138,7 +139,7 @@ impl SqliteStore {
         .bind(micros(Utc::now()))
         .execute(conn)
         .await
-        .map_err(StoreError::database)?;
+        .map_err(store_error)?;
         Ok(())
     }
 
@@ -152,10 +153,10 @@ impl SqliteStore {
             .bind(name)
             .fetch_optional(conn)
             .await
-            .map_err(StoreError::database)?;
+            .map_err(store_error)?;
         row.map(|row| {
-            let commit: i64 = row.try_get(0).map_err(StoreError::database)?;
-            let position: i64 = row.try_get(1).map_err(StoreError::database)?;
+            let commit: i64 = row.try_get(0).map_err(store_error)?;
+            let position: i64 = row.try_get(1).map_err(store_error)?;
             Ok(Checkpoint::new(
                 from_db_int(commit, "checkpoint commit key")?,
                 Position(from_db_int(position, "checkpoint position")?),
@@ -174,7 +175,7 @@ impl SqliteStore {
             .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
-            .map_err(StoreError::database)?;
+            .map_err(store_error)?;
 
         let ids = serde_json::to_string(
             &events
@@ -190,13 +191,13 @@ impl SqliteStore {
         .bind(ids)
         .fetch_all(&mut *tx)
         .await
-        .map_err(StoreError::database)?
+        .map_err(store_error)?
         .iter()
         .map(|row| -> Result<(StreamId, AppendedEvent), StoreError> {
-            let stream: String = row.try_get(0).map_err(StoreError::database)?;
-            let id: String = row.try_get(1).map_err(StoreError::database)?;
-            let version: i64 = row.try_get(2).map_err(StoreError::database)?;
-            let position: i64 = row.try_get(3).map_err(StoreError::database)?;
+            let stream: String = row.try_get(0).map_err(store_error)?;
+            let id: String = row.try_get(1).map_err(store_error)?;
+            let version: i64 = row.try_get(2).map_err(store_error)?;
+            let position: i64 = row.try_get(3).map_err(store_error)?;
             let corrupt = |message: String| -> StoreError {
                 let position = u64::try_from(position).unwrap_or(0);
                 CorruptEvent::new(&stream, version, position, 0, "", None, message).into()
@@ -223,7 +224,7 @@ impl SqliteStore {
         .bind(stream.as_str())
         .fetch_one(&mut *tx)
         .await
-        .map_err(StoreError::database)?;
+        .map_err(store_error)?;
         let actual = Version(from_db_int(actual, "version")?);
         if !expected.matches(actual) {
             return Err(StoreError::Conflict {
@@ -254,14 +255,14 @@ impl SqliteStore {
             .bind(recorded_at)
             .fetch_one(&mut *tx)
             .await
-            .map_err(StoreError::database)?;
+            .map_err(store_error)?;
             appended.push(AppendedEvent {
                 event_id: event.event_id,
                 version,
                 position: Position(from_db_int(position, "position")?),
             });
         }
-        tx.commit().await.map_err(StoreError::database)?;
+        tx.commit().await.map_err(store_error)?;
         Ok(AppendResult {
             events: appended,
             already_appended: false,
@@ -325,10 +326,7 @@ impl EventStore for SqliteStore {
         .bind(stream.as_str())
         .bind(from)
         .fetch(&self.pool)
-        .map(|row| {
-            row.map_err(StoreError::database)
-                .and_then(|row| decode(&row))
-        })
+        .map(|row| row.map_err(store_error).and_then(|row| decode(&row)))
         .boxed()
     }
 
@@ -343,7 +341,7 @@ impl EventStore for SqliteStore {
         .bind(from)
         .fetch(&self.pool)
         .map(move |row| {
-            row.map_err(StoreError::database)
+            row.map_err(store_error)
                 .and_then(|row| decode_replayed(stream, &row))
         })
         .boxed()
@@ -382,10 +380,7 @@ impl EventStore for SqliteStore {
         .bind(query.recorded_until.map(micros))
         .bind(limit)
         .fetch(&self.pool)
-        .map(|row| {
-            row.map_err(StoreError::database)
-                .and_then(|row| decode(&row))
-        })
+        .map(|row| row.map_err(store_error).and_then(|row| decode(&row)))
         .boxed()
     }
 
@@ -396,7 +391,7 @@ impl EventStore for SqliteStore {
         .bind(stream.as_str())
         .fetch_one(&self.pool)
         .await
-        .map_err(StoreError::database)?;
+        .map_err(store_error)?;
         Ok(Version(from_db_int(v, "version")?))
     }
 
@@ -404,7 +399,7 @@ impl EventStore for SqliteStore {
         let p: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM es_events")
             .fetch_one(&self.pool)
             .await
-            .map_err(StoreError::database)?;
+            .map_err(store_error)?;
         Ok(Position(from_db_int(p, "position")?))
     }
 
@@ -422,11 +417,11 @@ impl SnapshotStore for SqliteStore {
         .bind(stream.as_str())
         .fetch_optional(&self.pool)
         .await
-        .map_err(StoreError::database)?;
+        .map_err(store_error)?;
         let Some(row) = row else { return Ok(None) };
-        let version: i64 = row.try_get(0).map_err(StoreError::database)?;
-        let schema_version: i64 = row.try_get(1).map_err(StoreError::database)?;
-        let state: String = row.try_get(2).map_err(StoreError::database)?;
+        let version: i64 = row.try_get(0).map_err(store_error)?;
+        let schema_version: i64 = row.try_get(1).map_err(store_error)?;
+        let state: String = row.try_get(2).map_err(store_error)?;
         let Ok(state) = serde_json::from_str(&state) else {
             // A snapshot is a cache: an unreadable one is ignored and the stream replayed.
             tracing::warn!(%stream, "ignoring a snapshot whose state is not JSON");
@@ -455,7 +450,7 @@ impl SnapshotStore for SqliteStore {
         .bind(state)
         .execute(&self.pool)
         .await
-        .map_err(StoreError::database)?;
+        .map_err(store_error)?;
         Ok(())
     }
 }
@@ -463,12 +458,12 @@ impl SnapshotStore for SqliteStore {
 #[async_trait]
 impl CheckpointStore for SqliteStore {
     async fn load_checkpoint(&self, name: &str) -> Result<Option<Checkpoint>, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(StoreError::database)?;
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
         Self::load_checkpoint_in(&mut conn, name).await
     }
 
     async fn save_checkpoint(&self, name: &str, checkpoint: Checkpoint) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(StoreError::database)?;
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
         Self::save_checkpoint_in(&mut conn, name, checkpoint).await
     }
 
@@ -478,7 +473,7 @@ impl CheckpointStore for SqliteStore {
             .bind(name)
             .execute(&self.pool)
             .await
-            .map_err(StoreError::database)?;
+            .map_err(store_error)?;
         Ok(())
     }
 }

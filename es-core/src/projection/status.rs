@@ -45,6 +45,8 @@ pub struct ProjectionStatus {
     pub last_error: Option<String>,
     /// Since when the runner has been failing with `last_error`.
     pub failing_since: Option<DateTime<Utc>>,
+    /// How many attempts in a row have failed (0 once one succeeds).
+    pub failed_attempts: u32,
     /// Events handled since the runner started.
     pub processed: u64,
     /// Events handled per second, over the last measuring window (about a second of work).
@@ -80,6 +82,7 @@ impl StatusCell {
                     caught_up: false,
                     last_error: None,
                     failing_since: None,
+                    failed_attempts: 0,
                     processed: 0,
                     events_per_sec: 0.0,
                 },
@@ -113,6 +116,7 @@ impl StatusCell {
             t.status.caught_up = true;
             t.status.last_error = None;
             t.status.failing_since = None;
+            t.status.failed_attempts = 0;
         });
     }
 
@@ -122,6 +126,7 @@ impl StatusCell {
             t.status.caught_up = false;
             t.status.last_error = Some(error.to_string());
             t.status.failing_since.get_or_insert_with(Utc::now);
+            t.status.failed_attempts = t.status.failed_attempts.saturating_add(1);
         });
     }
 
@@ -130,6 +135,7 @@ impl StatusCell {
         self.with(|t| {
             t.status.last_error = None;
             t.status.failing_since = None;
+            t.status.failed_attempts = 0;
         });
     }
 
