@@ -121,10 +121,10 @@ async fn a_runner_with_the_default_policy_survives_its_connections_being_killed(
         let status = loop {
             let status = handle.status();
             most_failures = most_failures.max(status.failed_attempts);
-            if let Some(error) = &status.last_error {
-                if errors.last() != Some(error) {
-                    errors.push(error.clone());
-                }
+            if let Some(error) = &status.last_error
+                && errors.last() != Some(error)
+            {
+                errors.push(error.clone());
             }
             if done(&status) || handle.is_finished() {
                 break status;

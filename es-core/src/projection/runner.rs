@@ -751,10 +751,11 @@ where
                 Some(error) => error,
             };
             attempt += 1;
-            if let StoreError::Corrupt(row) = &error {
-                if policy.on_failure == OnFailure::Park && attempt > policy.max_retries {
-                    return Ok(Some(Read::Corrupt(row.clone())));
-                }
+            if let StoreError::Corrupt(row) = &error
+                && policy.on_failure == OnFailure::Park
+                && attempt > policy.max_retries
+            {
+                return Ok(Some(Read::Corrupt(row.clone())));
             }
             if self.store_backoff(error, attempt, shutdown).await? {
                 return Ok(None);
