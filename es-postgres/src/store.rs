@@ -168,8 +168,12 @@ impl PgStoreBuilder {
     /// `host:port` ([`ConnectError::Connect`]) rather than as a pool timeout.
     pub async fn connect(self, url: &str) -> Result<PgStore, ConnectError> {
         let schema = SchemaName::new(self.schema.clone())?;
+        // The pool's sessions look up unqualified names in the store's schema first, so a read
+        // model's own tables (`CREATE TABLE balances ...` on `store.pool()`) live beside the
+        // store's; the store's own statements are always schema-qualified.
         let options = PgConnectOptions::from_str(url)
-            .map_err(|e| ConnectError::database(schema.as_str(), e))?;
+            .map_err(|e| ConnectError::database(schema.as_str(), e))?
+            .options([("search_path", format!("{},public", schema.quoted()))]);
         let server = server_of(&options);
         let secret = url_password(url);
         let probe = tokio::time::timeout(
@@ -263,7 +267,10 @@ impl PgStore {
         PgStoreBuilder::default()
     }
 
-    /// The connection pool, for read models that live in the same database.
+    /// The connection pool, for read models that live in the same database. A pool opened by
+    /// [`PgStoreBuilder::connect`] has `search_path` set to the store's schema, then `public`:
+    /// unqualified tables a read model creates and queries on it live in the store's schema. (A
+    /// pool passed to [`PgStoreBuilder::pool`] keeps the settings it was made with.)
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }

@@ -415,3 +415,31 @@ async fn notifications_wake_listeners_only_when_turned_on() {
     loud.close().await;
     common::drop_store(quiet).await;
 }
+
+/// A read model's unqualified tables on `store.pool()` land in the store's schema, not `public`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_model_tables_on_the_pool_live_in_the_store_schema() {
+    let store = common::store().await;
+    let table = format!("balances_{}", uuid::Uuid::now_v7().simple());
+    sqlx::query(AssertSqlSafe(format!(
+        "CREATE TABLE {table} (account text PRIMARY KEY, balance bigint)"
+    )))
+    .execute(store.pool())
+    .await
+    .unwrap();
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO {table} VALUES ('a', 5)"
+    )))
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let schema: String = sqlx::query_scalar(
+        "SELECT table_schema::text FROM information_schema.tables WHERE table_name = $1",
+    )
+    .bind(&table)
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(schema, store.schema().as_str());
+    common::drop_store(store).await;
+}
