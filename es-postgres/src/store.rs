@@ -92,7 +92,7 @@ impl Default for PgStoreBuilder {
             max_connections: 10,
             horizon_wait: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(5),
-            acquire_timeout: Duration::from_secs(30),
+            acquire_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -149,9 +149,9 @@ impl PgStoreBuilder {
     }
 
     /// How long an operation of the store waits at most for a connection of the pool, including
-    /// opening a new one, before it fails with a pool timeout (default 30 s, sqlx's default).
-    /// Operations wait this long when every connection is busy, or when the server has become
-    /// unreachable after connecting.
+    /// opening a new one, before it fails with a pool timeout, [`StoreError::Unavailable`]
+    /// (default 5 s). Operations wait this long when every connection is busy, or when the server
+    /// has become unreachable after connecting: raise it for pools that are often all busy.
     ///
     /// ```
     /// let builder = es_postgres::PgStore::builder().acquire_timeout(std::time::Duration::from_secs(10));
