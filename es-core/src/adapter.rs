@@ -41,6 +41,28 @@ use std::future::Future;
 use tokio::sync::watch;
 use tracing::Instrument;
 
+/// A database error told in the server's own words and code (`message`), without a driver's
+/// decorations; the driver's error is the [`source`](std::error::Error::source).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct BackendError {
+    /// What the server said, with its error code.
+    pub message: String,
+    /// The driver's error.
+    #[source]
+    pub source: crate::BoxError,
+}
+
+impl BackendError {
+    /// The error `source`, told as `message`.
+    pub fn new(message: impl Into<String>, source: impl Into<crate::BoxError>) -> Self {
+        Self {
+            message: message.into(),
+            source: source.into(),
+        }
+    }
+}
+
 /// A number for a signed 64-bit database column; above [`limits::MAX_VERSION`] it is
 /// [`StoreError::InvalidInput`].
 pub fn to_db_int(value: u64, what: &'static str) -> Result<i64, StoreError> {

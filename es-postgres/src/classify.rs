@@ -1,6 +1,7 @@
 //! Which [`StoreError`] an sqlx error from PostgreSQL is: transient, rejected, or other.
 
 use es_core::StoreError;
+use es_core::adapter::BackendError;
 
 /// Classifies an error of a PostgreSQL statement by its SQLSTATE (see the variants of
 /// [`StoreError`]):
@@ -14,7 +15,7 @@ use es_core::StoreError;
 ///   are immutable"), a read-only transaction (25006);
 /// - [`StoreError::Database`]: everything else.
 pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
-    let wrap = Cleaned::from;
+    let wrap = cleaned;
     match &error {
         sqlx::Error::Io(_)
         | sqlx::Error::Protocol(_)
@@ -38,25 +39,15 @@ pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
     }
 }
 
-/// A database error as the server said it (its message and SQLSTATE), without the driver's
-/// decorations (source file and line of the server); the driver's error is the source.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-struct Cleaned {
-    message: String,
-    #[source]
-    source: sqlx::Error,
-}
-
-impl From<sqlx::Error> for Cleaned {
-    fn from(source: sqlx::Error) -> Self {
-        let message = match &source {
-            sqlx::Error::Database(db) => match db.code() {
-                Some(code) => format!("{} (SQLSTATE {code})", db.message()),
-                None => db.message().to_owned(),
-            },
-            other => other.to_string(),
-        };
-        Self { message, source }
-    }
+/// The server's message and code, without the driver's decorations (such as the server's source
+/// line); the driver's error stays the source.
+fn cleaned(error: sqlx::Error) -> BackendError {
+    let message = match &error {
+        sqlx::Error::Database(db) => match db.code() {
+            Some(code) => format!("{} (SQLSTATE {code})", db.message()),
+            None => db.message().to_owned(),
+        },
+        other => other.to_string(),
+    };
+    BackendError::new(message, error)
 }

@@ -1,6 +1,7 @@
 //! Which [`StoreError`] an sqlx error from SQLite is: transient, rejected, or other.
 
 use es_core::StoreError;
+use es_core::adapter::BackendError;
 
 /// Classifies an error of an SQLite statement (see the variants of [`StoreError`]):
 ///
@@ -10,7 +11,7 @@ use es_core::StoreError;
 ///   a read-only file, a datatype mismatch;
 /// - [`StoreError::Database`]: everything else.
 pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
-    let wrap = Cleaned::from;
+    let wrap = cleaned;
     match &error {
         sqlx::Error::Io(_)
         | sqlx::Error::PoolTimedOut
@@ -35,25 +36,15 @@ pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
     }
 }
 
-/// A database error as the server said it (its message and SQLite code), without the driver's
-/// decorations (source file and line of the server); the driver's error is the source.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-struct Cleaned {
-    message: String,
-    #[source]
-    source: sqlx::Error,
-}
-
-impl From<sqlx::Error> for Cleaned {
-    fn from(source: sqlx::Error) -> Self {
-        let message = match &source {
-            sqlx::Error::Database(db) => match db.code() {
-                Some(code) => format!("{} (SQLite code {code})", db.message()),
-                None => db.message().to_owned(),
-            },
-            other => other.to_string(),
-        };
-        Self { message, source }
-    }
+/// The server's message and code, without the driver's decorations (such as the server's source
+/// line); the driver's error stays the source.
+fn cleaned(error: sqlx::Error) -> BackendError {
+    let message = match &error {
+        sqlx::Error::Database(db) => match db.code() {
+            Some(code) => format!("{} (SQLite code {code})", db.message()),
+            None => db.message().to_owned(),
+        },
+        other => other.to_string(),
+    };
+    BackendError::new(message, error)
 }

@@ -766,33 +766,44 @@ where
     /// Moves the checkpoint to `head` after reading everything before it (nothing to handle).
     async fn advance(&mut self, expected: Checkpoint, head: Checkpoint) -> Processed {
         let moved = async {
-            let mut tx = self.store.begin().await?;
-            let stored = self
-                .store
-                .load_checkpoint_in(&mut tx, &self.name)
-                .await?
-                .unwrap_or_default();
-            if stored != expected {
-                return Ok(Err(stored));
-            }
+            let mut tx = Self::begin_at(&self.store, &self.name, expected).await?;
             self.store
                 .save_checkpoint_in(&mut tx, &self.name, head)
                 .await?;
             self.store.commit(tx).await?;
-            Ok::<_, StoreError>(Ok(()))
+            Ok::<_, BatchError>(())
         };
         match moved.await {
-            Ok(Ok(())) => {
+            Ok(()) => {
                 self.status.record_batch(0, head);
                 Processed::Committed(head)
             }
-            Ok(Err(stored)) => Processed::Moved(stored),
+            Err(BatchError::Moved(stored)) => Processed::Moved(stored),
             Err(error) => {
                 // Only progress over events it does not handle is lost: it moves next time.
+                let error = match error {
+                    BatchError::Store(e) => e.to_string(),
+                    BatchError::Handler { error, .. } => error.to_string(),
+                    BatchError::Moved(stored) => stored.to_string(),
+                };
                 tracing::debug!(projection = %self.name, %error, "cannot move the checkpoint to the head");
                 Processed::Committed(expected)
             }
         }
+    }
+
+    /// Begins a unit of work in which the stored checkpoint of `name` is still `expected`.
+    /// (Borrows only the store: the runner itself is not `Sync`.)
+    async fn begin_at(store: &P, name: &str, expected: Checkpoint) -> Result<P::Tx, BatchError> {
+        let mut tx = store.begin().await?;
+        let stored = store
+            .load_checkpoint_in(&mut tx, name)
+            .await?
+            .unwrap_or_default();
+        if stored != expected {
+            return Err(BatchError::Moved(stored));
+        }
+        Ok(tx)
     }
 
     /// Parks a row the store cannot decode, moving the checkpoint past it.
@@ -949,15 +960,7 @@ where
             (None, Some(last)) => last.meta.checkpoint(),
             (None, None) => return Ok(expected),
         };
-        let mut tx = self.store.begin().await?;
-        let stored = self
-            .store
-            .load_checkpoint_in(&mut tx, &self.name)
-            .await?
-            .unwrap_or_default();
-        if stored != expected {
-            return Err(BatchError::Moved(stored));
-        }
+        let mut tx = Self::begin_at(&self.store, &self.name, expected).await?;
         for (index, event) in batch.iter().enumerate() {
             if let Err(error) = self.handler.handle(event, &mut tx).await {
                 return Err(BatchError::Handler {
