@@ -565,7 +565,9 @@ async fn memory_runner_catches_up_follows_live_and_reports_status() {
     .expect("a caught-up projection of some event types reaches lag 0");
     assert_eq!(status.checkpoint, store.head_checkpoint().await.unwrap());
     assert_eq!(
-        es_core::projection::lag(&store, &store, "totals").await.unwrap(),
+        es_core::projection::lag(&store, &store, "totals")
+            .await
+            .unwrap(),
         0,
         "lag read from the stores agrees"
     );
@@ -655,7 +657,10 @@ async fn park_list_and_retry<P: ProjectionStore<Tx = ()> + Clone + 'static>(
         .await
         .unwrap();
     let status = runner.status();
-    assert!(status.checkpoint >= last, "went on past the parked events: {status:?}");
+    assert!(
+        status.checkpoint >= last,
+        "went on past the parked events: {status:?}"
+    );
 
     let parked = runner.parked().await.unwrap();
     assert_eq!(
@@ -851,7 +856,10 @@ async fn a_macro_generated_read_model_runs_in_the_projection_transaction() {
         .await
         .expect("a stored checkpoint");
     assert!(stored >= last_deposit(&file.store).await, "{stored}");
-    assert!(stored <= file.store.head_checkpoint().await.unwrap(), "{stored}");
+    assert!(
+        stored <= file.store.head_checkpoint().await.unwrap(),
+        "{stored}"
+    );
     file.remove().await;
 }
 

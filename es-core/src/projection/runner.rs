@@ -617,7 +617,10 @@ where
                 verify = false;
                 if let Some(head) = head.filter(|head| *head > checkpoint) {
                     let advanced = self.advance(checkpoint, head).await;
-                    if let Some(ended) = self.after_batch(advanced, &mut checkpoint, &mut narrow).await {
+                    if let Some(ended) = self
+                        .after_batch(advanced, &mut checkpoint, &mut narrow)
+                        .await
+                    {
                         return Ok(ended);
                     }
                 }
