@@ -236,7 +236,8 @@ impl fmt::Display for ExpectedVersion {
     }
 }
 
-/// The unique id of one event: a UUID v7, so ids sort by creation time.
+/// The unique id of one event: a UUID v7, so ids sort by creation time, or, for the events of an
+/// idempotent command, a UUID v5 derived from the command id (see [`EventId::for_command`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct EventId(pub Uuid);
@@ -245,6 +246,33 @@ impl EventId {
     /// A new time-ordered id.
     pub fn new() -> Self {
         Self(Uuid::now_v7())
+    }
+
+    /// The id of the `index`-th event (0-based) that command `command_id` stores in `stream`: a
+    /// name-based UUID v5 whose namespace is the command id and whose name is the stream id's
+    /// bytes followed by the index as 8 big-endian bytes. The same inputs always give the same
+    /// id, so a retried command produces the ids it produced before and the store recognises
+    /// them (see [`Repository::execute_idempotent`](crate::Repository::execute_idempotent)).
+    /// These ids are not time-ordered.
+    ///
+    /// ```
+    /// use es_core::{EventId, StreamId};
+    /// let command = uuid::Uuid::now_v7();
+    /// let stream = StreamId::new("account-acc-1").unwrap();
+    /// let first = EventId::for_command(command, &stream, 0);
+    /// assert_eq!(first, EventId::for_command(command, &stream, 0));
+    /// assert_eq!(first.0.get_version_num(), 5);
+    /// assert_ne!(first, EventId::for_command(command, &stream, 1));
+    /// let other = StreamId::new("account-acc-2").unwrap();
+    /// assert_ne!(first, EventId::for_command(command, &other, 0));
+    /// assert_ne!(first, EventId::for_command(uuid::Uuid::now_v7(), &stream, 0));
+    /// ```
+    pub fn for_command(command_id: Uuid, stream: &StreamId, index: u64) -> Self {
+        // The index has a fixed width, so no two (stream, index) pairs share a name.
+        let mut name = Vec::with_capacity(stream.as_str().len() + 8);
+        name.extend_from_slice(stream.as_str().as_bytes());
+        name.extend_from_slice(&index.to_be_bytes());
+        Self(Uuid::new_v5(&command_id, &name))
     }
 }
 

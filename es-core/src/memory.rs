@@ -7,7 +7,7 @@ use crate::projection::{ParkedEvent, ProjectionStore};
 use crate::store::{CheckpointStore, EventStore, EventStream, ReadAll, Snapshot, SnapshotStore};
 use async_trait::async_trait;
 use chrono::Utc;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
 use tokio::sync::watch;
 
@@ -92,9 +92,15 @@ impl Data {
 
     /// The stored events that have ids of `events`.
     fn stored_with_ids(&self, events: &[NewEvent]) -> Vec<(StreamId, AppendedEvent)> {
-        events
-            .iter()
-            .filter_map(|e| self.ids.get(&e.event_id))
+        self.stored_with_event_ids(events.iter().map(|e| &e.event_id))
+    }
+
+    /// The stored events that have one of `ids` (once per occurrence in `ids`).
+    fn stored_with_event_ids<'i>(
+        &self,
+        ids: impl Iterator<Item = &'i EventId>,
+    ) -> Vec<(StreamId, AppendedEvent)> {
+        ids.filter_map(|id| self.ids.get(id))
             .map(|&i| {
                 let m = &self.log[i].meta;
                 let appended = AppendedEvent {
@@ -215,6 +221,14 @@ impl EventStore for MemoryStore {
 
     fn append_signal(&self) -> Option<watch::Receiver<u64>> {
         Some(self.inner.signal.subscribe())
+    }
+
+    async fn find_events(
+        &self,
+        ids: &[EventId],
+    ) -> Result<Vec<(StreamId, AppendedEvent)>, StoreError> {
+        let unique: HashSet<&EventId> = ids.iter().collect();
+        Ok(self.read().stored_with_event_ids(unique.into_iter()))
     }
 }
 

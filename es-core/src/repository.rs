@@ -5,20 +5,26 @@ use crate::aggregate::{Aggregate, Handle};
 use crate::envelope::{AppendedEvent, EventEnvelope, NewEvent};
 use crate::error::{ExecuteError, RepositoryError, StoreError};
 use crate::event::DomainEvent;
-use crate::id::{ExpectedVersion, StreamId, Version};
+use crate::id::{EventId, ExpectedVersion, StreamId, Version};
 use crate::metadata::Metadata;
 use crate::store::{EventStore, Snapshot, SnapshotStore};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
+use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use tracing::Instrument;
+use uuid::Uuid;
 
 mod cache;
 use cache::AggregateCache;
 
 /// How many times [`Repository::execute`] retries a command after a concurrent write, by default.
 pub const DEFAULT_MAX_RETRIES: usize = 10;
+
+/// How many event ids of an idempotent command one lookup asks for: a command of up to this many
+/// events is found with one query.
+const LOOKUP_CHUNK: u64 = 8;
 
 /// Loads aggregates of type `A` from store `S` and executes commands against them.
 ///
@@ -90,6 +96,12 @@ pub struct Executed {
     pub events: Vec<AppendedEvent>,
     /// How many attempts it took (1 without conflicts).
     pub attempts: usize,
+    /// True when [`execute_idempotent`](Repository::execute_idempotent) found the command's events
+    /// already stored (by an earlier call whose reply was lost, or by a concurrent call with the
+    /// same command id): the command was not decided again and nothing was written; `events` are
+    /// the stored events and `version` is the version of the last of them (the stream may have
+    /// moved on since). Always false for [`execute`](Repository::execute).
+    pub already_applied: bool,
 }
 
 /// Where a load stops.
@@ -222,6 +234,25 @@ where
     /// reload and retry (see [`with_max_retries`](Self::with_max_retries)). With
     /// [`with_cache`](Self::with_cache), a recently used aggregate is not loaded but taken from
     /// memory, and still decided on its current state.
+    ///
+    /// # Retrying after an error
+    ///
+    /// When this returns an error, nothing of the command was stored, except in one case: a store
+    /// error from the append itself ([`StoreError::Unavailable`] or [`StoreError::Database`]
+    /// wrapped in [`ExecuteError::Repository`], such as a connection lost while the append
+    /// committed) leaves it unknown whether the events were stored. Retrying `execute` then may
+    /// store the command twice. Use [`execute_idempotent`](Self::execute_idempotent) for
+    /// commands that must not be applied twice:
+    ///
+    /// - every error of `execute_idempotent` is safe to retry with the **same command id** (and
+    ///   the same aggregate id and command): if the events of the failed call were stored, the
+    ///   retry returns them with [`Executed::already_applied`] set, without deciding the command
+    ///   again; if not, the retry decides the command on the current state and appends it, as the
+    ///   first call would have;
+    /// - transient errors ([`StoreError::is_transient`], the store unreachable) are the ones worth
+    ///   retrying with a back-off; [`ExecuteError::Rejected`], [`ExecuteError::Encode`] and
+    ///   [`StoreError::InvalidInput`] stored nothing and will usually fail the same way again;
+    ///   [`ExecuteError::Conflict`] stored nothing and may succeed when retried later.
     pub async fn execute<C>(&self, id: &str, command: C) -> Result<Executed, ExecuteError<A::Error>>
     where
         A: Handle<C>,
@@ -248,7 +279,106 @@ where
             id,
             command = std::any::type_name::<C>()
         );
-        self.execute_inner(id, command, metadata)
+        self.execute_inner(id, None, command, metadata)
+            .instrument(span)
+            .await
+    }
+
+    /// Executes a command at most once per `command_id`: like [`execute`](Self::execute), and a
+    /// retry with the same command id after an error returns the stored result instead of
+    /// storing the command again (see "Retrying after an error" on [`execute`](Self::execute)).
+    ///
+    /// - The ids of the events are derived from the command id, the stream and the index of the
+    ///   event in the command's batch ([`EventId::for_command`]), so a retry appends the same ids.
+    /// - Before deciding, and again before each decision after a concurrent write, the repository
+    ///   looks up whether the command's events are stored ([`EventStore::find_events`]: one
+    ///   indexed query on the bundled stores). If so, it returns them in an [`Executed`] with
+    ///   [`already_applied`](Executed::already_applied) set and `attempts` counting the
+    ///   decisions not made plus the one that found it; the command is not decided again on the
+    ///   newer state (a withdrawal stored once is not rejected when retried on the lower balance).
+    ///   A concurrent call with the same command id that stores first is reported the same way.
+    /// - The command id is stored as the events' `causation_id` when `metadata` has none.
+    /// - A command that decided no events (or was rejected) stores nothing, so a retry decides it
+    ///   again, on the then current state.
+    /// - The key is the pair (command id, aggregate): the same command id sent to another
+    ///   aggregate is another command. Reusing a command id for a different command on the same
+    ///   aggregate returns the first command's events.
+    ///
+    /// The lookup costs one query per decision (with [`with_cache`](Self::with_cache), a command
+    /// costs two round trips instead of one). A cached state older than the stored events is
+    /// dropped from the cache when they are found.
+    ///
+    /// ```
+    /// # use es_core::{Aggregate, Event, Handle, MemoryStore, Repository};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Debug, Clone, Serialize, Deserialize)]
+    /// # struct Added { n: i64 }
+    /// # impl Event for Added { const NAME: &'static str = "counter.added"; }
+    /// # #[derive(Default)]
+    /// # struct Counter { total: i64 }
+    /// # impl Aggregate for Counter {
+    /// #     const NAME: &'static str = "counter";
+    /// #     type Event = Added;
+    /// #     fn apply(&mut self, e: &Added) { self.total += e.n }
+    /// # }
+    /// # #[derive(Clone)]
+    /// # struct Add(i64);
+    /// # impl Handle<Add> for Counter {
+    /// #     type Error = std::convert::Infallible;
+    /// #     async fn handle(&self, cmd: Add) -> Result<Vec<Added>, Self::Error> { Ok(vec![Added { n: cmd.0 }]) }
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let counters = Repository::<Counter, _>::new(MemoryStore::new());
+    /// let command_id = uuid::Uuid::now_v7(); // sent by the client, kept across its retries
+    /// let first = counters.execute_idempotent("c1", command_id, Add(2)).await.unwrap();
+    /// assert!(!first.already_applied);
+    /// let again = counters.execute_idempotent("c1", command_id, Add(2)).await.unwrap();
+    /// assert!(again.already_applied);
+    /// assert_eq!(again.events, first.events);
+    /// assert_eq!(counters.load("c1").await.unwrap().total, 2);
+    /// let history = counters.history("c1").await.unwrap();
+    /// assert_eq!(history[0].meta.metadata.causation_id, Some(command_id));
+    /// # });
+    /// ```
+    pub async fn execute_idempotent<C>(
+        &self,
+        id: &str,
+        command_id: Uuid,
+        command: C,
+    ) -> Result<Executed, ExecuteError<A::Error>>
+    where
+        A: Handle<C>,
+        C: Clone + Send,
+    {
+        self.execute_idempotent_with(id, command_id, command, Metadata::default())
+            .await
+    }
+
+    /// Like [`execute_idempotent`](Self::execute_idempotent), storing `metadata` with every event
+    /// (its `causation_id` defaults to the command id).
+    pub async fn execute_idempotent_with<C>(
+        &self,
+        id: &str,
+        command_id: Uuid,
+        command: C,
+        metadata: Metadata,
+    ) -> Result<Executed, ExecuteError<A::Error>>
+    where
+        A: Handle<C>,
+        C: Clone + Send,
+    {
+        let span = tracing::debug_span!(
+            "es.execute",
+            aggregate = A::NAME,
+            id,
+            command = std::any::type_name::<C>(),
+            %command_id
+        );
+        let metadata = match metadata.causation_id {
+            Some(_) => metadata,
+            None => metadata.with_causation_id(command_id),
+        };
+        self.execute_inner(id, Some(command_id), command, metadata)
             .instrument(span)
             .await
     }
@@ -256,6 +386,7 @@ where
     async fn execute_inner<C>(
         &self,
         id: &str,
+        command_id: Option<Uuid>,
         command: C,
         metadata: Metadata,
     ) -> Result<Executed, ExecuteError<A::Error>>
@@ -268,8 +399,16 @@ where
         // The cache is used for the first decision only: after a conflict or a stale cached state
         // the command is decided on the state loaded from the store.
         let mut try_cache = true;
+        // Whether the lookup of an idempotent command is due before the next decision.
+        let mut look_up = true;
         loop {
             attempt += 1;
+            if let Some(command_id) = command_id.filter(|_| look_up) {
+                if let Some(done) = self.applied_before(&stream, command_id, attempt).await? {
+                    return Ok(done);
+                }
+            }
+            look_up = true;
             let cached = match &self.cache {
                 Some(cache) if try_cache => cache.take(&stream),
                 _ => None,
@@ -287,6 +426,8 @@ where
                     if from_cache && self.store.stream_version(&stream).await? != version {
                         tracing::debug!(%stream, cached = %version, "cached state was stale, deciding again");
                         attempt -= 1;
+                        // A decision of no events stores nothing: nothing new to look up.
+                        look_up = false;
                         continue;
                     }
                     self.remember(&stream, Loaded { state, version });
@@ -296,6 +437,7 @@ where
                             version,
                             events: Vec::new(),
                             attempts: attempt,
+                            already_applied: false,
                         }),
                         Err(rejection) => Err(ExecuteError::Rejected(rejection)),
                     };
@@ -303,20 +445,40 @@ where
             };
             let batch = events
                 .iter()
-                .map(|event| {
-                    NewEvent::from_event(event, metadata.clone()).map_err(|source| {
-                        ExecuteError::Encode {
-                            event_type: event.event_type(),
-                            source,
-                        }
-                    })
+                .enumerate()
+                .map(|(index, event)| {
+                    let mut new =
+                        NewEvent::from_event(event, metadata.clone()).map_err(|source| {
+                            ExecuteError::Encode {
+                                event_type: event.event_type(),
+                                source,
+                            }
+                        })?;
+                    if let Some(command_id) = command_id {
+                        new.event_id = EventId::for_command(command_id, &stream, index as u64);
+                    }
+                    Ok(new)
                 })
-                .collect::<Result<Vec<_>, _>>()?;
-            match self
+                .collect::<Result<Vec<_>, ExecuteError<A::Error>>>()?;
+            let appended = self
                 .store
                 .append(&stream, ExpectedVersion::at(version), batch)
-                .await
-            {
+                .await;
+            if let Some(command_id) = command_id {
+                // Between the lookup and this append a concurrent call with the same command id
+                // stored it: the store reports the ids as stored (all of them, or some when this
+                // decision had more events). Report that call's events, not this decision's.
+                let stored_before = match &appended {
+                    Ok(result) => result.already_appended,
+                    Err(error) => matches!(error, StoreError::DuplicateEventId { .. }),
+                };
+                if stored_before {
+                    if let Some(done) = self.applied_before(&stream, command_id, attempt).await? {
+                        return Ok(done);
+                    }
+                }
+            }
+            match appended {
                 Ok(result) => {
                     let new_version = result.last_version().unwrap_or(version);
                     for event in &events {
@@ -338,6 +500,7 @@ where
                         version: new_version,
                         events: result.events,
                         attempts: attempt,
+                        already_applied: false,
                     });
                 }
                 Err(error @ StoreError::Conflict { .. }) => {
@@ -352,6 +515,60 @@ where
                 Err(error) => return Err(error.into()),
             }
         }
+    }
+
+    /// The result of idempotent command `command_id` on `stream` if its events are stored, found
+    /// with [`EventStore::find_events`]. An append stores a batch whole or not at all, so the
+    /// command's events are the stored prefix of its derived ids; they are looked up
+    /// [`LOOKUP_CHUNK`] ids at a time (one query for a command of up to that many events).
+    async fn applied_before(
+        &self,
+        stream: &StreamId,
+        command_id: Uuid,
+        attempt: usize,
+    ) -> Result<Option<Executed>, StoreError> {
+        let mut events = Vec::new();
+        loop {
+            let from = events.len() as u64;
+            let ids: HashMap<EventId, u64> = (from..from + LOOKUP_CHUNK)
+                .map(|index| (EventId::for_command(command_id, stream, index), index))
+                .collect();
+            let wanted: Vec<EventId> = ids.keys().copied().collect();
+            let mut found: Vec<(u64, _)> = self
+                .store
+                .find_events(&wanted)
+                .await?
+                .into_iter()
+                .filter(|(s, _)| s == stream)
+                .filter_map(|(_, event)| ids.get(&event.event_id).map(|&i| (i, event)))
+                .collect();
+            found.sort_unstable_by_key(|(index, _)| *index);
+            let before = events.len();
+            for (index, event) in found {
+                if index != events.len() as u64 {
+                    break;
+                }
+                events.push(event);
+            }
+            if events.len() - before < LOOKUP_CHUNK as usize {
+                break;
+            }
+        }
+        let Some(last) = events.last() else {
+            return Ok(None);
+        };
+        let version = last.version;
+        tracing::debug!(%stream, %command_id, %version, "command already applied");
+        if let Some(cache) = &self.cache {
+            cache.forget_older_than(stream, version);
+        }
+        Ok(Some(Executed {
+            stream_id: stream.clone(),
+            version,
+            events,
+            attempts: attempt,
+            already_applied: true,
+        }))
     }
 
     /// Keeps `loaded` for the next command on `stream`, if this repository caches.

@@ -1,13 +1,14 @@
 //! The storage contract: [`EventStore`], [`SnapshotStore`], [`CheckpointStore`].
 
-use crate::envelope::{AppendResult, NewEvent, RecordedEvent, ReplayedEvent};
+use crate::envelope::{AppendResult, AppendedEvent, NewEvent, RecordedEvent, ReplayedEvent};
 use crate::error::StoreError;
-use crate::id::{Checkpoint, ExpectedVersion, Position, StreamId, Version};
+use crate::id::{Checkpoint, EventId, ExpectedVersion, Position, StreamId, Version};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
+use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -142,6 +143,44 @@ pub trait EventStore: Send + Sync {
     fn append_signal(&self) -> Option<watch::Receiver<u64>> {
         None
     }
+
+    /// The stored events that have one of `ids`, each once, with its stream, in no particular
+    /// order; ids that are not stored are left out (an empty `ids` finds nothing). This is how
+    /// [`Repository::execute_idempotent`](crate::Repository::execute_idempotent) tells whether a
+    /// command was applied already.
+    ///
+    /// The default scans the whole log with [`read_all`](Self::read_all), in pages of 1000,
+    /// stopping once every id is found: correct on any store, but it reads every event for an id
+    /// that is not stored. Stores override it with an indexed lookup (the in-memory, SQLite and
+    /// PostgreSQL stores answer from their event id index, the same lookup that detects a
+    /// repeated batch in [`append`](Self::append)).
+    async fn find_events(
+        &self,
+        ids: &[EventId],
+    ) -> Result<Vec<(StreamId, AppendedEvent)>, StoreError> {
+        let mut wanted: HashSet<EventId> = ids.iter().copied().collect();
+        let mut found = Vec::new();
+        let mut after = Checkpoint::START;
+        while !wanted.is_empty() {
+            let page: Vec<RecordedEvent> = self
+                .read_all(ReadAll::new().after(after).limit(1000))
+                .try_collect()
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = last.meta.checkpoint();
+            for event in page {
+                if wanted.remove(&event.meta.event_id) {
+                    let appended = AppendedEvent {
+                        event_id: event.meta.event_id,
+                        version: event.meta.version,
+                        position: event.meta.position,
+                    };
+                    found.push((event.meta.stream_id, appended));
+                }
+            }
+        }
+        Ok(found)
+    }
 }
 
 /// A snapshot of an aggregate's state at a stream version.
@@ -207,6 +246,9 @@ macro_rules! forward_store {
             }
             fn append_signal(&self) -> Option<watch::Receiver<u64>> {
                 (**self).append_signal()
+            }
+            async fn find_events(&self, ids: &[EventId]) -> Result<Vec<(StreamId, AppendedEvent)>, StoreError> {
+                (**self).find_events(ids).await
             }
         }
 

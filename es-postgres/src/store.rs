@@ -384,7 +384,8 @@ impl PgStore {
         )))
     }
 
-    /// The stored events with any of the batch's ids, for idempotent retries.
+    /// The stored events with any of `ids`: for idempotent batch retries, and
+    /// [`EventStore::find_events`].
     async fn stored(
         &self,
         ids: &[uuid::Uuid],
@@ -701,6 +702,17 @@ impl EventStore for PgStore {
 
     fn append_signal(&self) -> Option<watch::Receiver<u64>> {
         Some(self.shared.signal.subscribe())
+    }
+
+    async fn find_events(
+        &self,
+        ids: &[EventId],
+    ) -> Result<Vec<(StreamId, AppendedEvent)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<uuid::Uuid> = ids.iter().map(|id| id.0).collect();
+        self.stored(&ids).await
     }
 }
 

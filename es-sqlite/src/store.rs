@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use es_core::adapter::{append_with, from_db_int, to_db_int};
 use es_core::{
-    AppendResult, AppendedEvent, Checkpoint, CheckpointStore, CorruptEvent, EventStore,
+    AppendResult, AppendedEvent, Checkpoint, CheckpointStore, CorruptEvent, EventId, EventStore,
     EventStream, ExpectedVersion, NewEvent, Position, ReadAll, ReplayStream, Snapshot,
     SnapshotStore, StoreError, StreamId, Version, limits,
 };
@@ -177,43 +177,7 @@ impl SqliteStore {
             .await
             .map_err(store_error)?;
 
-        let ids = serde_json::to_string(
-            &events
-                .iter()
-                .map(|e| e.event_id.0.to_string())
-                .collect::<Vec<_>>(),
-        )
-        .map_err(StoreError::database)?;
-        let stored = sqlx::query(
-            "SELECT stream_id, event_id, version, position FROM es_events
-             WHERE event_id IN (SELECT value FROM json_each(?1))",
-        )
-        .bind(ids)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(store_error)?
-        .iter()
-        .map(|row| -> Result<(StreamId, AppendedEvent), StoreError> {
-            let stream: String = row.try_get(0).map_err(store_error)?;
-            let id: String = row.try_get(1).map_err(store_error)?;
-            let version: i64 = row.try_get(2).map_err(store_error)?;
-            let position: i64 = row.try_get(3).map_err(store_error)?;
-            let corrupt = |message: String| -> StoreError {
-                let position = u64::try_from(position).unwrap_or(0);
-                CorruptEvent::new(&stream, version, position, 0, "", None, message).into()
-            };
-            let event_id = event_id(&id).map_err(corrupt)?;
-            let stream_id = StreamId::new(stream.clone()).map_err(|e| corrupt(e.to_string()))?;
-            Ok((
-                stream_id,
-                AppendedEvent {
-                    event_id,
-                    version: Version(from_db_int(version, "version")?),
-                    position: Position(from_db_int(position, "position")?),
-                },
-            ))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+        let stored = stored_with_ids(&mut *tx, events.iter().map(|e| &e.event_id)).await?;
         if let Some(repeat) = AppendResult::for_repeated_batch(stream, events, &stored)? {
             return Ok(repeat);
         }
@@ -293,6 +257,46 @@ async fn discard_if_in_transaction(conn: &mut SqliteConnection) -> Result<bool, 
         );
     }
     Ok(healthy)
+}
+
+/// The stored events that have one of `ids`, with their streams: what an append checks for a
+/// repeated batch, and what [`EventStore::find_events`] answers.
+async fn stored_with_ids<'e, 'i>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    ids: impl Iterator<Item = &'i EventId>,
+) -> Result<Vec<(StreamId, AppendedEvent)>, StoreError> {
+    let ids = serde_json::to_string(&ids.map(|id| id.0.to_string()).collect::<Vec<_>>())
+        .map_err(StoreError::database)?;
+    sqlx::query(
+        "SELECT stream_id, event_id, version, position FROM es_events
+         WHERE event_id IN (SELECT value FROM json_each(?1))",
+    )
+    .bind(ids)
+    .fetch_all(executor)
+    .await
+    .map_err(store_error)?
+    .iter()
+    .map(|row| -> Result<(StreamId, AppendedEvent), StoreError> {
+        let stream: String = row.try_get(0).map_err(store_error)?;
+        let id: String = row.try_get(1).map_err(store_error)?;
+        let version: i64 = row.try_get(2).map_err(store_error)?;
+        let position: i64 = row.try_get(3).map_err(store_error)?;
+        let corrupt = |message: String| -> StoreError {
+            let position = u64::try_from(position).unwrap_or(0);
+            CorruptEvent::new(&stream, version, position, 0, "", None, message).into()
+        };
+        let event_id = event_id(&id).map_err(corrupt)?;
+        let stream_id = StreamId::new(stream.clone()).map_err(|e| corrupt(e.to_string()))?;
+        Ok((
+            stream_id,
+            AppendedEvent {
+                event_id,
+                version: Version(from_db_int(version, "version")?),
+                position: Position(from_db_int(position, "position")?),
+            },
+        ))
+    })
+    .collect::<Result<Vec<_>, _>>()
 }
 
 #[async_trait]
@@ -405,6 +409,16 @@ impl EventStore for SqliteStore {
 
     fn append_signal(&self) -> Option<watch::Receiver<u64>> {
         Some(self.shared.signal.subscribe())
+    }
+
+    async fn find_events(
+        &self,
+        ids: &[EventId],
+    ) -> Result<Vec<(StreamId, AppendedEvent)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        stored_with_ids(&self.pool, ids.iter()).await
     }
 }
 

@@ -6,7 +6,9 @@
 use async_trait::async_trait;
 use chrono::Utc;
 use es_core::prelude::*;
-use es_core::{AppendResult, EventStream, NewEvent, Snapshot, StoreError};
+use es_core::{
+    AppendResult, EventId, EventStream, NewEvent, RepositoryError, Snapshot, StoreError,
+};
 use es_sqlite::SqliteStore;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -149,6 +151,102 @@ impl<S: SnapshotStore> SnapshotStore for Raced<S> {
     }
 }
 
+/// Something a [`Faulty`] store runs once, on the real store.
+type Hook<S> = Box<dyn FnOnce(S) -> futures::future::BoxFuture<'static, ()> + Send>;
+
+/// A real store that misbehaves on purpose, once each: `lose` appends are forwarded and then
+/// answered with `StoreError::Unavailable` ("committed, but the reply was lost"); `before` runs
+/// before the next append is forwarded, `after` after it (a concurrent writer in between).
+#[derive(Clone)]
+struct Faulty<S> {
+    inner: S,
+    lose: Arc<AtomicUsize>,
+    before: Arc<std::sync::Mutex<Option<Hook<S>>>>,
+    after: Arc<std::sync::Mutex<Option<Hook<S>>>>,
+}
+
+impl<S: Clone> Faulty<S> {
+    fn new(inner: S) -> Self {
+        Self {
+            inner,
+            lose: Arc::new(AtomicUsize::new(0)),
+            before: Arc::default(),
+            after: Arc::default(),
+        }
+    }
+
+    /// The next append is stored, but its caller gets an error.
+    fn lose_next_reply(&self) {
+        self.lose.store(1, Ordering::SeqCst);
+    }
+
+    fn run_before_next_append(&self, hook: Hook<S>) {
+        *self.before.lock().unwrap() = Some(hook);
+    }
+
+    fn run_after_next_append(&self, hook: Hook<S>) {
+        *self.after.lock().unwrap() = Some(hook);
+    }
+}
+
+#[async_trait]
+impl<S: EventStore + Clone + 'static> EventStore for Faulty<S> {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError> {
+        let before = self.before.lock().unwrap().take();
+        if let Some(hook) = before {
+            hook(self.inner.clone()).await;
+        }
+        let result = self.inner.append(stream, expected, events).await;
+        let after = self.after.lock().unwrap().take();
+        if let Some(hook) = after {
+            hook(self.inner.clone()).await;
+        }
+        let lost = self
+            .lose
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if lost && result.is_ok() {
+            return Err(StoreError::unavailable(
+                "connection reset (the append committed)",
+            ));
+        }
+        result
+    }
+    fn read_stream<'a>(&'a self, stream: &'a StreamId, from: Version) -> EventStream<'a> {
+        self.inner.read_stream(stream, from)
+    }
+    fn read_all<'a>(&'a self, query: ReadAll) -> EventStream<'a> {
+        self.inner.read_all(query)
+    }
+    async fn stream_version(&self, stream: &StreamId) -> Result<Version, StoreError> {
+        self.inner.stream_version(stream).await
+    }
+    async fn head_position(&self) -> Result<Position, StoreError> {
+        self.inner.head_position().await
+    }
+    async fn find_events(
+        &self,
+        ids: &[EventId],
+    ) -> Result<Vec<(StreamId, es_core::AppendedEvent)>, StoreError> {
+        self.inner.find_events(ids).await
+    }
+}
+
+#[async_trait]
+impl<S: SnapshotStore> SnapshotStore for Faulty<S> {
+    async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
+        self.inner.load_snapshot(stream).await
+    }
+    async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        self.inner.save_snapshot(snapshot).await
+    }
+}
+
 trait TestStore: EventStore + SnapshotStore + CheckpointStore + Clone + 'static {}
 impl<T: EventStore + SnapshotStore + CheckpointStore + Clone + 'static> TestStore for T {}
 
@@ -222,7 +320,234 @@ on_every_store!(
     a_rejection_on_a_stale_cached_state_is_decided_again,
     a_no_op_on_a_stale_cached_state_reports_the_current_version,
     cached_and_plain_writers_together_lose_nothing,
+    a_lost_reply_is_not_applied_twice,
+    a_lost_reply_is_not_applied_twice_with_a_cache,
+    a_plain_retry_after_a_lost_reply_decides_again,
+    a_lost_reply_of_a_large_batch_returns_every_stored_event,
+    a_conflict_rechecks_whether_the_command_was_applied,
+    a_concurrent_call_storing_first_is_reported_as_applied,
+    a_command_that_decided_nothing_is_decided_again,
 );
+
+/// The withdrawals of `id`'s history, with their causation ids.
+async fn withdrawals<S: TestStore>(store: S, id: &str) -> Vec<(i64, Option<uuid::Uuid>)> {
+    Repository::<Account, _>::new(store)
+        .history(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.event {
+            AccountEvent::Withdrawn(w) => Some((w.amount, e.meta.metadata.causation_id)),
+            AccountEvent::Deposited(_) => None,
+        })
+        .collect()
+}
+
+/// The append of a withdrawal commits but its reply is lost; retried with the same command id,
+/// it is reported as applied, stored once, and not decided again (on the balance after it, the
+/// withdrawal would be rejected).
+async fn lost_reply_case<S: TestStore>(store: S, cache: bool) {
+    let faulty = Faulty::new(store.clone());
+    let mut accounts = Repository::<Account, _>::new(faulty.clone());
+    if cache {
+        accounts = accounts.with_cache(10);
+    }
+    accounts.execute("a", Deposit(100)).await.unwrap();
+    let command = uuid::Uuid::now_v7();
+    faulty.lose_next_reply();
+    let error = accounts
+        .execute_idempotent("a", command, Withdraw(80))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ExecuteError::Repository(RepositoryError::Store(e)) if e.is_transient()),
+        "{error:?}"
+    );
+    let stream = StreamId::new("account-a").unwrap();
+    assert_eq!(
+        store.stream_version(&stream).await.unwrap(),
+        Version(2),
+        "it was stored"
+    );
+
+    let retry = accounts
+        .execute_idempotent("a", command, Withdraw(80))
+        .await
+        .unwrap_or_else(|e| panic!("the retry was decided again: {e}"));
+    assert!(retry.already_applied);
+    assert_eq!((retry.version, retry.attempts), (Version(2), 1));
+    assert_eq!(retry.events.len(), 1);
+    assert_eq!(retry.events[0].version, Version(2));
+    assert_eq!(
+        retry.events[0].event_id,
+        EventId::for_command(command, &stream, 0)
+    );
+    assert_eq!(
+        store.stream_version(&stream).await.unwrap(),
+        Version(2),
+        "stored once"
+    );
+    assert_eq!(withdrawals(store.clone(), "a").await, [(80, Some(command))]);
+
+    // Nothing stale is left behind (in the cache, if any): the next command is decided on the
+    // current balance (20) and appended at once.
+    let error = accounts.execute("a", Withdraw(21)).await.unwrap_err();
+    assert_eq!(error.rejection(), Some(&InsufficientFunds));
+    let done = accounts.execute("a", Withdraw(20)).await.unwrap();
+    assert_eq!(
+        (done.version, done.attempts, done.already_applied),
+        (Version(3), 1, false)
+    );
+    assert_eq!(accounts.load("a").await.unwrap().balance, 0);
+}
+
+async fn a_lost_reply_is_not_applied_twice<S: TestStore>(store: S) {
+    lost_reply_case(store, false).await;
+}
+
+async fn a_lost_reply_is_not_applied_twice_with_a_cache<S: TestStore>(store: S) {
+    lost_reply_case(store, true).await;
+}
+
+/// Plain `execute` is unchanged: its retry after a lost reply is a new command, decided again.
+async fn a_plain_retry_after_a_lost_reply_decides_again<S: TestStore>(store: S) {
+    let faulty = Faulty::new(store.clone());
+    let accounts = Repository::<Account, _>::new(faulty.clone());
+    accounts.execute("a", Deposit(100)).await.unwrap();
+    faulty.lose_next_reply();
+    assert!(accounts.execute("a", Withdraw(80)).await.is_err());
+    let error = accounts.execute("a", Withdraw(80)).await.unwrap_err();
+    assert_eq!(error.rejection(), Some(&InsufficientFunds));
+    let ids: Vec<_> = Repository::<Account, _>::new(store)
+        .history("a")
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e.meta.event_id.0.get_version_num(),
+                e.meta.metadata.causation_id,
+            )
+        })
+        .collect();
+    assert_eq!(ids, [(7, None), (7, None)], "random ids, no causation");
+}
+
+/// Every event of a command larger than one lookup is returned, in order.
+async fn a_lost_reply_of_a_large_batch_returns_every_stored_event<S: TestStore>(store: S) {
+    let faulty = Faulty::new(store.clone());
+    let accounts = Repository::<Account, _>::new(faulty.clone());
+    let command = uuid::Uuid::now_v7();
+    faulty.lose_next_reply();
+    assert!(
+        accounts
+            .execute_idempotent("a", command, DepositOnes(20))
+            .await
+            .is_err()
+    );
+    let retry = accounts
+        .execute_idempotent("a", command, DepositOnes(20))
+        .await
+        .unwrap();
+    assert!(retry.already_applied);
+    assert_eq!(retry.version, Version(20));
+    let versions: Vec<_> = retry.events.iter().map(|e| e.version.0).collect();
+    assert_eq!(versions, (1..=20).collect::<Vec<_>>());
+    assert_eq!(accounts.load("a").await.unwrap().balance, 20);
+}
+
+/// The first append conflicts (a competitor deposited), and meanwhile a concurrent call with the
+/// same command id stored the withdrawal: the retry loop finds it instead of deciding again.
+async fn a_conflict_rechecks_whether_the_command_was_applied<S: TestStore>(store: S) {
+    let faulty = Faulty::new(store.clone());
+    let accounts = Repository::<Account, _>::new(faulty.clone());
+    accounts.execute("a", Deposit(100)).await.unwrap();
+    let command = uuid::Uuid::now_v7();
+    faulty.run_before_next_append(Box::new(|inner: S| {
+        Box::pin(async move {
+            Repository::<Account, _>::new(inner)
+                .execute("a", Deposit(1000))
+                .await
+                .unwrap();
+        })
+    }));
+    faulty.run_after_next_append(Box::new(move |inner: S| {
+        Box::pin(async move {
+            let done = Repository::<Account, _>::new(inner)
+                .execute_idempotent("a", command, Withdraw(80))
+                .await
+                .unwrap();
+            assert!(!done.already_applied);
+        })
+    }));
+    let done = accounts
+        .execute_idempotent("a", command, Withdraw(80))
+        .await
+        .unwrap();
+    assert!(done.already_applied, "{done:?}");
+    assert_eq!((done.version, done.attempts), (Version(3), 2));
+    assert_eq!(withdrawals(store.clone(), "a").await, [(80, Some(command))]);
+    assert_eq!(accounts.load("a").await.unwrap().balance, 1020);
+}
+
+/// A concurrent call with the same command id stores it between this call's lookup and its
+/// append: the append finds the ids stored, and the call reports the stored events.
+async fn a_concurrent_call_storing_first_is_reported_as_applied<S: TestStore>(store: S) {
+    let faulty = Faulty::new(store.clone());
+    let accounts = Repository::<Account, _>::new(faulty.clone()).with_cache(10);
+    accounts.execute("a", Deposit(100)).await.unwrap();
+    let command = uuid::Uuid::now_v7();
+    faulty.run_before_next_append(Box::new(move |inner: S| {
+        Box::pin(async move {
+            Repository::<Account, _>::new(inner)
+                .execute_idempotent("a", command, Withdraw(60))
+                .await
+                .unwrap();
+        })
+    }));
+    let done = accounts
+        .execute_idempotent("a", command, Withdraw(60))
+        .await
+        .unwrap();
+    assert!(done.already_applied);
+    assert_eq!(
+        (done.version, done.attempts, done.events.len()),
+        (Version(2), 1, 1)
+    );
+    assert_eq!(withdrawals(store.clone(), "a").await, [(60, Some(command))]);
+    // The cache holds nothing older than the stored withdrawal.
+    let next = accounts.execute("a", Withdraw(40)).await.unwrap();
+    assert_eq!((next.version, next.attempts), (Version(3), 1));
+}
+
+/// A command that decided no events stored nothing, so the same command id decides again; an
+/// explicit causation id is kept.
+async fn a_command_that_decided_nothing_is_decided_again<S: TestStore>(store: S) {
+    let accounts = Repository::<Account, _>::new(store.clone());
+    let command = uuid::Uuid::now_v7();
+    let nothing = accounts
+        .execute_idempotent("a", command, DepositOnes(0))
+        .await
+        .unwrap();
+    assert!(nothing.events.is_empty() && !nothing.already_applied);
+    let cause = uuid::Uuid::now_v7();
+    let done = accounts
+        .execute_idempotent_with(
+            "a",
+            command,
+            DepositOnes(2),
+            Metadata::new().with_causation_id(cause),
+        )
+        .await
+        .unwrap();
+    assert_eq!((done.events.len(), done.already_applied), (2, false));
+    let history = accounts.history("a").await.unwrap();
+    assert!(
+        history
+            .iter()
+            .all(|e| e.meta.metadata.causation_id == Some(cause))
+    );
+}
 
 async fn a_conflicting_command_is_retried_and_succeeds<S: TestStore>(store: S) {
     Repository::<Account, _>::new(store.clone())

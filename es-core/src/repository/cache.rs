@@ -80,6 +80,19 @@ impl<A> AggregateCache<A> {
         }
     }
 
+    /// Drops the state of `stream` if it is older than `version` (it misses events known to be
+    /// stored).
+    pub(crate) fn forget_older_than(&self, stream: &StreamId, version: crate::id::Version) {
+        let mut inner = self.lock();
+        if inner
+            .entries
+            .get(stream)
+            .is_some_and(|(held, _)| held.version < version)
+        {
+            inner.entries.remove(stream);
+        }
+    }
+
     /// How many states are held.
     #[cfg(test)]
     fn len(&self) -> usize {
@@ -131,6 +144,17 @@ mod tests {
         cache.put(&stream(1), loaded(3));
         assert_eq!(cache.take(&stream(1)).map(|l| l.version), Some(Version(5)));
         assert!(cache.take(&stream(1)).is_none(), "take removes the entry");
+    }
+
+    #[test]
+    fn forgets_only_older_states() {
+        let cache = AggregateCache::new(4);
+        cache.put(&stream(1), loaded(5));
+        cache.forget_older_than(&stream(1), Version(5));
+        assert_eq!(cache.len(), 1, "a state at the version is current");
+        cache.forget_older_than(&stream(1), Version(6));
+        assert_eq!(cache.len(), 0);
+        cache.forget_older_than(&stream(2), Version(1));
     }
 
     #[test]

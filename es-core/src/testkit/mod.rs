@@ -50,7 +50,7 @@ macro_rules! conformance_suite {
             snapshots_keep_the_newest, checkpoints_round_trip, concurrent_writers_never_fork,
             append_signal_fires, missing_stream_is_empty, replay_stream_matches_read_stream,
             arbitrary_inputs_round_trip_or_are_rejected, edge_inputs_get_the_same_answer,
-            snapshot_and_checkpoint_limits
+            snapshot_and_checkpoint_limits, find_events_by_id
         );
     };
     (@tests $factory:expr, $teardown:expr; $($name:ident),* $(,)?) => {$(
@@ -549,6 +549,55 @@ pub async fn missing_stream_is_empty<S: ConformanceStore>(store: S) {
         .await
         .unwrap();
     assert!(empty.events.is_empty());
+}
+
+/// `find_events` returns the stored events with the asked ids, each once, with stream, version
+/// and position as stored: none of an empty store or for unknown ids, all of a batch, the stored
+/// ones of a mix, across streams, and nothing for an empty list.
+pub async fn find_events_by_id<S: ConformanceStore>(store: S) {
+    let (a, b) = (stream("find-a"), stream("find-b"));
+    let unknown = crate::EventId::new();
+    assert!(
+        store.find_events(&[unknown]).await.unwrap().is_empty(),
+        "an empty store finds nothing"
+    );
+    let batch_a = vec![noted("a1"), noted("a2"), noted("a3")];
+    let ids_a: Vec<_> = batch_a.iter().map(|e| e.event_id).collect();
+    let stored_a = store
+        .append(&a, ExpectedVersion::NoStream, batch_a)
+        .await
+        .unwrap()
+        .events;
+    let batch_b = vec![noted("b1")];
+    let id_b = batch_b[0].event_id;
+    let stored_b = store
+        .append(&b, ExpectedVersion::NoStream, batch_b)
+        .await
+        .unwrap()
+        .events;
+    let sorted = |mut found: Vec<(StreamId, crate::AppendedEvent)>| {
+        found.sort_by_key(|(_, e)| e.position);
+        found
+    };
+    // Found: every event of a batch.
+    let found = sorted(store.find_events(&ids_a).await.unwrap());
+    let expected: Vec<_> = stored_a.iter().map(|e| (a.clone(), *e)).collect();
+    assert_eq!(found, expected, "every stored id is found, as stored");
+    // Not found.
+    assert!(store.find_events(&[unknown]).await.unwrap().is_empty());
+    assert!(store.find_events(&[]).await.unwrap().is_empty());
+    // Mixed, across streams, with a repeated id: each stored one once.
+    let mixed = [ids_a[1], unknown, id_b, crate::EventId::new(), ids_a[1]];
+    let found = sorted(store.find_events(&mixed).await.unwrap());
+    assert_eq!(
+        found,
+        vec![(a.clone(), stored_a[1]), (b.clone(), stored_b[0])],
+        "the stored ids of a mix, each once, with their streams"
+    );
+    // What was found is what reading the streams returns.
+    let read = read_stream(&store, &b, 1).await;
+    assert_eq!(read[0].meta.event_id, id_b);
+    assert_eq!(read[0].meta.position, stored_b[0].position);
 }
 
 /// `replay_stream` returns the same events as `read_stream` (minus ids and metadata), in version
