@@ -200,8 +200,23 @@ pub mod prelude {
     pub use futures::TryStreamExt as _;
 }
 
+// The docs of each macro (every key, its default) are in es-macros; the runnable examples of
+// every key are here, where rustdoc adds them to the re-exported macro's page and runs them.
 #[cfg(feature = "derive")]
-pub use es_macros::{Aggregate, DomainEvent, command_handler, event_handler};
+#[doc = include_str!("docs/domain_event.md")]
+pub use es_macros::DomainEvent;
+
+#[cfg(feature = "derive")]
+#[doc = include_str!("docs/aggregate.md")]
+pub use es_macros::Aggregate;
+
+#[cfg(feature = "derive")]
+#[doc = include_str!("docs/event_handler.md")]
+pub use es_macros::event_handler;
+
+#[cfg(feature = "derive")]
+#[doc = include_str!("docs/command_handler.md")]
+pub use es_macros::command_handler;
 
 /// Items used by the code the macros generate. Not a public API.
 #[doc(hidden)]
