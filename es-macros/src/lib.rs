@@ -1,5 +1,7 @@
 //! Procedural macros for `es`. Use them through `es_core::prelude` (feature `derive`, on by
-//! default), not directly.
+//! default), not directly. The documentation of each macro lists every key it accepts, with what
+//! it does and its default; `es-core`'s documentation of the re-exported macros adds runnable
+//! examples of each key. In short:
 //!
 //! - `#[derive(DomainEvent)]` on a struct implements `es_core::Event`:
 //!   `#[event(name = "account.opened", version = 3, aliases = ["opened"],
@@ -85,10 +87,10 @@ use syn::{DeriveInput, ItemImpl, parse_macro_input};
 ///
 /// # On an enum: an event set
 ///
-/// Every variant wraps exactly one event struct, `Opened(Opened)`, without a discriminant; an
-/// event type appears once. The set is stored by the stable names of the variants' event types
-/// (not by serde's enum tagging), so an event stored alone decodes as part of any set that
-/// contains it. It gets `DomainEvent`, `From<Variant>` for every variant, and can be used as
+/// The enum has at least one variant; every variant wraps exactly one event struct,
+/// `Opened(Opened)`, without a discriminant; an event type appears once. The set is stored by
+/// the stable names of the variants' event types (not by serde's enum tagging), so an event
+/// stored alone decodes as part of any set that contains it. It gets `DomainEvent`, `From<Variant>` for every variant, and can be used as
 /// `#[aggregate(events = ...)]`, returned by command handlers and handled whole by an
 /// `#[event_handler]` method. Two variants whose events share a stored name or alias are a
 /// compile error. The only key on an enum is `crate = path`; `name`, `version`, `aliases` and
