@@ -26,6 +26,51 @@ impl HandlerError {
 /// in which a projection also commits its checkpoint).
 ///
 /// `#[event_handler]` implements it for any type, over exactly the event types its methods take.
+/// By hand, it names the stored types it wants and decodes the events itself:
+///
+/// ```
+/// use es_core::prelude::*;
+/// use es_core::{DomainEvent, HandlerError, MemoryStore, NewEvent, RecordedEvent};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DomainEvent)]
+/// #[event(name = "order.placed")]
+/// struct Placed { total: i64 }
+///
+/// /// Sends a mail per order; the context is the outbox the mails go to.
+/// struct Mailer;
+///
+/// #[async_trait]
+/// impl EventHandler<Vec<String>> for Mailer {
+///     fn event_types(&self) -> Vec<&'static str> {
+///         Placed::event_types() // the name and its aliases
+///     }
+///     async fn handle(&mut self, event: &RecordedEvent, outbox: &mut Vec<String>) -> Result<(), HandlerError> {
+///         if !Placed::handles(&event.meta.event_type) {
+///             return Ok(()); // not ours
+///         }
+///         let placed = event.decode::<Placed>()?; // upcast and decoded, or a typed error
+///         outbox.push(format!("{}: total {}", placed.meta.stream_id, placed.event.total));
+///         Ok(())
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = MemoryStore::new();
+/// let order = StreamId::new("order-7").unwrap();
+/// let placed = NewEvent::from_event(&Placed { total: 42 }, Metadata::new()).unwrap();
+/// let other = NewEvent::raw("order.noted", 1, es_core::serde_json::json!({}));
+/// store.append(&order, ExpectedVersion::NoStream, vec![placed, other]).await.unwrap();
+///
+/// let mut mailer = Mailer;
+/// let mut outbox = Vec::new();
+/// let mut log = store.read_all(ReadAll::new());
+/// while let Some(event) = log.try_next().await.unwrap() {
+///     mailer.handle(&event, &mut outbox).await.unwrap();
+/// }
+/// assert_eq!(outbox, ["order-7: total 42"]);
+/// # });
+/// ```
 #[async_trait]
 pub trait EventHandler<Ctx: Send + ?Sized = ()>: Send {
     /// The stored type names (with aliases) this handler takes; used to filter `read_all`.

@@ -107,6 +107,26 @@ pub use subscription::{Subscription, SubscriptionBuilder};
 /// [`EventHandler`], [`Projection`] hooks, ...) without another dependency.
 pub use async_trait::async_trait;
 
+// The crates whose types appear in es-core's API, so an application needs no dependency of its
+// own on them (and never one of another, incompatible version).
+
+/// The `serde_json` crate: payloads ([`RecordedEvent::payload`]) and upcasters work with
+/// [`serde_json::Value`]; `es_core::serde_json::json!` builds one.
+pub use serde_json;
+
+/// The `uuid` crate: [`EventId`] and the correlation and causation ids of [`Metadata`] are
+/// [`uuid::Uuid`]s (`es_core::uuid::Uuid::now_v7()` makes a new one).
+pub use uuid;
+
+/// The `chrono` crate: [`EventMeta::recorded_at`] and [`Repository::load_as_of`] use
+/// `chrono::DateTime<chrono::Utc>`.
+pub use chrono;
+
+/// The `futures` crate: [`EventStore::read_all`] and [`EventStore::read_stream`] return
+/// [`futures::Stream`]s. The prelude brings [`futures::TryStreamExt`] (`try_next`,
+/// `try_collect`) into scope.
+pub use futures;
+
 /// Everything an application needs in scope: the traits, the main types and (feature `derive`)
 /// the macros.
 ///
@@ -175,10 +195,28 @@ pub mod prelude {
     // `Apply` stays out: with `Aggregate` in scope, `state.apply(&event)` would be ambiguous.
     #[cfg(feature = "derive")]
     pub use crate::{command_handler, event_handler};
+    // The methods of `TryStreamExt` (`try_next`, `try_collect`, ...) on the streams of
+    // `read_all` and `read_stream`, without taking the name.
+    pub use futures::TryStreamExt as _;
 }
 
+// The docs of each macro (every key, its default) are in es-macros; the runnable examples of
+// every key are here, where rustdoc adds them to the re-exported macro's page and runs them.
 #[cfg(feature = "derive")]
-pub use es_macros::{Aggregate, DomainEvent, command_handler, event_handler};
+#[doc = include_str!("docs/domain_event.md")]
+pub use es_macros::DomainEvent;
+
+#[cfg(feature = "derive")]
+#[doc = include_str!("docs/aggregate.md")]
+pub use es_macros::Aggregate;
+
+#[cfg(feature = "derive")]
+#[doc = include_str!("docs/event_handler.md")]
+pub use es_macros::event_handler;
+
+#[cfg(feature = "derive")]
+#[doc = include_str!("docs/command_handler.md")]
+pub use es_macros::command_handler;
 
 /// Items used by the code the macros generate. Not a public API.
 #[doc(hidden)]

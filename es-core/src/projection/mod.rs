@@ -28,14 +28,18 @@ use async_trait::async_trait;
 /// [`AtLeastOnce`]). An empty [`EventHandler::event_types`] means every event.
 ///
 /// ```
-/// use es_core::{EventHandler, HandlerError, Projection, RecordedEvent};
+/// use es_core::prelude::*;
+/// use es_core::{HandlerError, MemoryStore, NewEvent, RecordedEvent};
 /// use std::collections::HashMap;
+/// use std::sync::{Arc, Mutex};
 ///
-/// #[derive(Default)]
-/// struct Balances { balances: HashMap<String, i64>, pending: Vec<(String, i64)> }
+/// /// Balances per account, shared with the application that queries them.
+/// type Balances = Arc<Mutex<HashMap<String, i64>>>;
 ///
-/// #[async_trait::async_trait]
-/// impl EventHandler for Balances {
+/// struct BalancesProjection { balances: Balances, pending: Vec<(String, i64)> }
+///
+/// #[async_trait]
+/// impl EventHandler for BalancesProjection {
 ///     fn event_types(&self) -> Vec<&'static str> { vec!["account.deposited"] }
 ///     async fn handle(&mut self, e: &RecordedEvent, _: &mut ()) -> Result<(), HandlerError> {
 ///         // buffer; applied once per batch in `flush`
@@ -44,21 +48,41 @@ use async_trait::async_trait;
 ///     }
 /// }
 ///
-/// #[async_trait::async_trait]
-/// impl Projection for Balances {
+/// #[async_trait]
+/// impl Projection for BalancesProjection {
 ///     fn name(&self) -> &str { "balances" }
 ///     async fn flush(&mut self, _: &mut ()) -> Result<(), HandlerError> {
+///         let mut balances = self.balances.lock().unwrap();
 ///         for (account, amount) in self.pending.drain(..) {
-///             *self.balances.entry(account).or_default() += amount;
+///             *balances.entry(account).or_default() += amount;
 ///         }
 ///         Ok(())
 ///     }
 ///     fn on_abort(&mut self) { self.pending.clear() }
 ///     async fn on_reset(&mut self, _: &mut ()) -> Result<(), HandlerError> {
-///         self.balances.clear();
+///         self.balances.lock().unwrap().clear();
 ///         Ok(())
 ///     }
 /// }
+///
+/// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+/// let store = MemoryStore::new();
+/// let deposit = |amount: i64| NewEvent::raw("account.deposited", 1, es_core::serde_json::json!({ "amount": amount }));
+/// let account = StreamId::new("account-1").unwrap();
+/// store.append(&account, ExpectedVersion::NoStream, vec![deposit(5), deposit(7)]).await.unwrap();
+///
+/// // The runner reads the log from the checkpoint "balances" (events and checkpoints both in
+/// // the MemoryStore here), batch by batch, then follows new events until stopped.
+/// let balances = Balances::default();
+/// let projection = BalancesProjection { balances: balances.clone(), pending: Vec::new() };
+/// let handle = ProjectionRunner::new(store.clone(), store.clone(), projection).spawn();
+/// store.append(&account, ExpectedVersion::Exact(Version(2)), vec![deposit(1)]).await.unwrap();
+///
+/// handle.wait_for(|status| status.checkpoint.position.0 >= 3).await;
+/// assert_eq!(balances.lock().unwrap()["account-1"], 13);
+/// handle.stop().await.unwrap();
+/// assert_eq!(store.load_checkpoint("balances").await.unwrap().map(|c| c.position), Some(Position(3)));
+/// # });
 /// ```
 #[async_trait]
 pub trait Projection<Ctx: Send + ?Sized = ()>: EventHandler<Ctx> {
