@@ -403,10 +403,10 @@ where
         let mut look_up = true;
         loop {
             attempt += 1;
-            if let Some(command_id) = command_id.filter(|_| look_up) {
-                if let Some(done) = self.applied_before(&stream, command_id, attempt).await? {
-                    return Ok(done);
-                }
+            if let Some(command_id) = command_id.filter(|_| look_up)
+                && let Some(done) = self.applied_before(&stream, command_id, attempt).await?
+            {
+                return Ok(done);
             }
             look_up = true;
             let cached = match &self.cache {
@@ -472,10 +472,10 @@ where
                     Ok(result) => result.already_appended,
                     Err(error) => matches!(error, StoreError::DuplicateEventId { .. }),
                 };
-                if stored_before {
-                    if let Some(done) = self.applied_before(&stream, command_id, attempt).await? {
-                        return Ok(done);
-                    }
+                if stored_before
+                    && let Some(done) = self.applied_before(&stream, command_id, attempt).await?
+                {
+                    return Ok(done);
                 }
             }
             match appended {
