@@ -177,3 +177,36 @@ async fn rejected_statements_are_not_transient() {
     gone.close().await;
     common::drop_store(store).await;
 }
+
+/// Lag a user can alert on, on PostgreSQL: after the last event the projection handles come
+/// events it does not; once read, the lag is 0 in the status and from the stores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lag_reaches_zero_when_the_newest_events_are_of_other_types() {
+    let store = common::store().await;
+    append(&store, 20).await;
+    let others = (0..5)
+        .map(|_| NewEvent::raw("test.other", 1, serde_json::json!({})))
+        .collect();
+    store
+        .append(&StreamId::new("s-2").unwrap(), ExpectedVersion::Any, others)
+        .await
+        .unwrap();
+    let counter = Counter::default();
+    let handle =
+        ProjectionRunner::new(store.clone(), AtLeastOnce(store.clone()), counter.clone()).spawn();
+    let status = tokio::time::timeout(
+        Duration::from_secs(120),
+        handle.wait_for(|s| s.caught_up && s.lag == 0),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("lag 0: {:?}", handle.status()));
+    assert_eq!(counter.0.load(Ordering::SeqCst), 20, "{status:?}");
+    handle.stop().await.unwrap();
+    assert_eq!(
+        es_core::projection::lag(&store, &store, "counter")
+            .await
+            .unwrap(),
+        0
+    );
+    common::drop_store(store).await;
+}
