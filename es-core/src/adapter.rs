@@ -18,6 +18,7 @@
 //!     payload: r#"{"title":"milk"}"#.into(),
 //!     metadata: r#"{"actor": 5}"#.into(),
 //!     recorded_at: Ok(chrono::Utc::now()),
+//!     tags: Ok(vec![]),
 //! };
 //! match row.decode() {
 //!     Err(StoreError::Corrupt(corrupt)) => {
@@ -125,6 +126,18 @@ pub struct RawEvent {
     pub metadata: String,
     /// When it was recorded, or why that does not decode.
     pub recorded_at: Result<DateTime<Utc>, String>,
+    /// Its tags, or why they do not decode (see [`tags_from_json`]).
+    pub tags: Result<Vec<String>, String>,
+}
+
+/// Tags stored as a JSON array of strings (how SQLite and the dead-letter tables keep them).
+pub fn tags_to_json(tags: &[String]) -> Result<String, StoreError> {
+    serde_json::to_string(tags).map_err(StoreError::database)
+}
+
+/// Tags read from a JSON array of strings; what does not decode says why.
+pub fn tags_from_json(text: &str) -> Result<Vec<String>, String> {
+    serde_json::from_str(text).map_err(|e| format!("tags are not a JSON array of strings: {e}"))
 }
 
 impl RawEvent {
@@ -159,6 +172,7 @@ impl RawEvent {
             .map_err(|e| corrupt(format!("payload is not JSON: {e}")))?;
         let metadata: Metadata = serde_json::from_str(&self.metadata)
             .map_err(|e| corrupt(format!("metadata does not decode: {e}")))?;
+        let tags = self.tags.clone().map_err(&corrupt)?;
         Ok(RecordedEvent {
             meta: EventMeta {
                 event_id,
@@ -170,6 +184,7 @@ impl RawEvent {
                 schema_version,
                 recorded_at,
                 metadata,
+                tags,
             },
             payload,
         })

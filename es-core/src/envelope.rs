@@ -29,6 +29,8 @@ pub struct EventMeta {
     pub recorded_at: DateTime<Utc>,
     /// Correlation, causation, actor and user keys.
     pub metadata: Metadata,
+    /// Its tags (see [`crate::dcb`]), in the order they were appended.
+    pub tags: Vec<String>,
 }
 
 impl EventMeta {
@@ -173,6 +175,8 @@ pub struct NewEvent {
     pub payload: Value,
     /// Metadata.
     pub metadata: Metadata,
+    /// Tags (see [`crate::dcb`]): what a [`Query`](crate::dcb::Query) selects the event by.
+    pub tags: Vec<String>,
 }
 
 impl NewEvent {
@@ -198,6 +202,7 @@ impl NewEvent {
             schema_version: event.schema_version(),
             payload: event.to_payload()?,
             metadata,
+            tags: event.tags(),
         })
     }
 
@@ -209,12 +214,29 @@ impl NewEvent {
             schema_version,
             payload,
             metadata: Metadata::default(),
+            tags: Vec::new(),
         }
     }
 
     /// Replaces the metadata.
     pub fn with_metadata(mut self, metadata: Metadata) -> Self {
         self.metadata = metadata;
+        self
+    }
+
+    /// Replaces the tags.
+    ///
+    /// ```
+    /// let e = es_core::NewEvent::raw("course.defined", 1, serde_json::json!({}))
+    ///     .with_tags(["course:c1"]);
+    /// assert_eq!(e.tags, ["course:c1"]);
+    /// ```
+    pub fn with_tags<I, S>(mut self, tags: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.tags = tags.into_iter().map(Into::into).collect();
         self
     }
 }

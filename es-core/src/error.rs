@@ -61,6 +61,26 @@ pub enum StoreError {
     /// Any other failure of the database.
     #[error("database error: {0}")]
     Database(#[source] BoxError),
+    /// The condition of a conditional append
+    /// ([`EventStore::append_streams`](crate::EventStore::append_streams)) failed: an event after
+    /// its `after` matches its query. Nothing was written. Read again and decide again (the
+    /// [`Decisions`](crate::decision::Decisions) executor does).
+    #[error(
+        "append condition failed: event `{event_type}` at version {version} of stream `{stream}` (checkpoint {checkpoint}) matches the condition's query; nothing was written"
+    )]
+    ConditionFailed {
+        /// The stream of the first matching event.
+        stream: StreamId,
+        /// Its version.
+        version: Version,
+        /// Its checkpoint.
+        checkpoint: Checkpoint,
+        /// Its type.
+        event_type: String,
+    },
+    /// The store does not implement this operation.
+    #[error("this store does not support {0}")]
+    Unsupported(&'static str),
 }
 
 impl StoreError {
@@ -94,6 +114,11 @@ impl StoreError {
     /// Whether this is an expected-version conflict.
     pub fn is_conflict(&self) -> bool {
         matches!(self, StoreError::Conflict { .. })
+    }
+
+    /// Whether a conditional append failed its condition ([`StoreError::ConditionFailed`]).
+    pub fn is_condition_failed(&self) -> bool {
+        matches!(self, StoreError::ConditionFailed { .. })
     }
 
     /// The input error, if the store rejected the caller's input.
@@ -213,6 +238,36 @@ pub enum InputError {
         name: String,
         /// Why it was rejected.
         reason: &'static str,
+    },
+    /// A tag that is empty, too long or holds a control character (see
+    /// [`limits::MAX_TAG_LEN`](crate::limits::MAX_TAG_LEN)).
+    #[error("{}invalid tag {tag:?}: {reason}", at(.index))]
+    InvalidTag {
+        /// The event's index in the batch (`None`: a tag of a query).
+        index: Option<usize>,
+        /// The tag (a short prefix if it is long).
+        tag: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// More tags on one event, or items in one query, than
+    /// [`limits::MAX_TAGS`](crate::limits::MAX_TAGS) allows.
+    #[error("{}{count} {what}: at most {max}", at(.index))]
+    TooMany {
+        /// The event's index in the batch (`None`: a query).
+        index: Option<usize>,
+        /// What there are too many of.
+        what: &'static str,
+        /// How many there are.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// One stream twice in one multi-stream append: put its events in one batch.
+    #[error("stream `{stream}` appears twice in one append; put its events in one batch")]
+    StreamTwice {
+        /// The stream.
+        stream: StreamId,
     },
     /// Anything else a store cannot accept.
     #[error("{0}")]

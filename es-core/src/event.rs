@@ -34,6 +34,13 @@ pub trait DomainEvent: Sized + Send + Sync + 'static {
         payload: Value,
     ) -> Result<Self, DecodeErrorKind>;
 
+    /// The tags of this value (see [`crate::dcb`]): strings such as `course:c1` that a
+    /// [`Query`](crate::dcb::Query) selects events by. Stored with the event. The default has none;
+    /// `#[tag]` fields of `#[derive(DomainEvent)]` add them.
+    fn tags(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Decodes a stored event from its JSON text. The default parses the text into a
     /// [`Value`] and calls [`from_payload`](Self::from_payload); event types (and derived event
     /// sets) deserialize the text directly when it needs no upcast, parsing it once.
@@ -92,6 +99,12 @@ pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
         let _ = payload;
         Err(DecodeErrorKind::MissingUpcast { from })
     }
+
+    /// The tags of this value (see [`DomainEvent::tags`]). `#[derive(DomainEvent)]` writes it from
+    /// the fields marked `#[tag]`; the default has none.
+    fn tags(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 impl<T: Event> DomainEvent for T {
@@ -116,6 +129,10 @@ impl<T: Event> DomainEvent for T {
 
     fn to_payload(&self) -> Result<Value, serde_json::Error> {
         serde_json::to_value(self)
+    }
+
+    fn tags(&self) -> Vec<String> {
+        Event::tags(self)
     }
 
     fn from_payload(

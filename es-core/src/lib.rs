@@ -59,6 +59,8 @@
 
 pub mod adapter;
 mod aggregate;
+pub mod dcb;
+pub mod decision;
 mod envelope;
 mod error;
 mod event;

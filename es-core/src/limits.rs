@@ -10,6 +10,8 @@
 //! | payload, snapshot state, metadata | JSON nested at most [`MAX_JSON_DEPTH`] levels, no NUL (`\u0000`) in any string or key |
 //! | metadata keys | not a reserved key ([`RESERVED_METADATA_KEYS`]) among the free keys: set those fields |
 //! | checkpoint and projection names | 1 to [`MAX_NAME_LEN`] bytes, no control characters |
+//! | tags | 1 to [`MAX_TAG_LEN`] bytes, no control characters; at most [`MAX_TAGS`] per event, distinct |
+//! | queries ([`crate::dcb::Query`]) | at most [`MAX_TAGS`] items, each at most [`MAX_TAGS`] types and tags, all valid |
 //!
 //! Why these: PostgreSQL's `text` and `jsonb` cannot hold NUL, its `bigint` and `integer` bound the
 //! numbers, its indexes bound the length of indexed text, and serde_json reads at most 128 levels of
@@ -50,6 +52,12 @@ pub const MAX_JSON_DEPTH: usize = 100;
 
 /// The longest checkpoint or projection name, in bytes.
 pub const MAX_NAME_LEN: usize = 256;
+
+/// The longest tag, in bytes.
+pub const MAX_TAG_LEN: usize = 256;
+
+/// The most tags on one event, and the most items (and types and tags per item) in one query.
+pub const MAX_TAGS: usize = 32;
 
 /// The metadata keys that belong to [`Metadata`]'s typed fields.
 pub const RESERVED_METADATA_KEYS: [&str; 3] = ["correlation_id", "causation_id", "actor"];
@@ -93,7 +101,77 @@ pub fn check_event(index: usize, event: &NewEvent) -> Result<(), InputError> {
         });
     }
     check_json(&event.payload, JsonField::Payload, Some(index))?;
+    check_tags(Some(index), &event.tags, "tags on one event")?;
+    if let Some((_, tag)) = event
+        .tags
+        .iter()
+        .enumerate()
+        .find(|(i, t)| event.tags[..*i].contains(t))
+    {
+        return Err(InputError::InvalidTag {
+            index: Some(index),
+            tag: shorten(tag),
+            reason: "it appears twice",
+        });
+    }
     check_metadata(index, &event.metadata)
+}
+
+fn check_tags(index: Option<usize>, tags: &[String], what: &'static str) -> Result<(), InputError> {
+    if tags.len() > MAX_TAGS {
+        return Err(InputError::TooMany {
+            index,
+            what,
+            count: tags.len(),
+            max: MAX_TAGS,
+        });
+    }
+    for tag in tags {
+        if let Some(reason) = name_problem(tag, MAX_TAG_LEN) {
+            return Err(InputError::InvalidTag {
+                index,
+                tag: shorten(tag),
+                reason,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks a query ([`crate::dcb::Query`]): its size, and every type and tag in it.
+pub fn check_query(query: &crate::dcb::Query) -> Result<(), StoreError> {
+    if query.items.len() > MAX_TAGS {
+        return Err(InputError::TooMany {
+            index: None,
+            what: "items in one query",
+            count: query.items.len(),
+            max: MAX_TAGS,
+        }
+        .into());
+    }
+    for item in &query.items {
+        check_tags(None, &item.tags, "tags in one query item")?;
+        if item.types.len() > MAX_TAGS {
+            return Err(InputError::TooMany {
+                index: None,
+                what: "types in one query item",
+                count: item.types.len(),
+                max: MAX_TAGS,
+            }
+            .into());
+        }
+        for (index, event_type) in item.types.iter().enumerate() {
+            if let Some(reason) = name_problem(event_type, MAX_EVENT_TYPE_LEN) {
+                return Err(InputError::InvalidEventType {
+                    index,
+                    event_type: shorten(event_type),
+                    reason,
+                }
+                .into());
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_metadata(index: usize, metadata: &Metadata) -> Result<(), InputError> {
@@ -186,6 +264,9 @@ pub fn check_checkpoint(name: &str, checkpoint: Checkpoint) -> Result<(), StoreE
 /// Checks the event type names of a query (a name no store accepts would match nothing on one
 /// store and fail on another).
 pub fn check_read_all(query: &ReadAll) -> Result<(), StoreError> {
+    if let Some(matching) = &query.query {
+        check_query(matching)?;
+    }
     for (index, event_type) in query.event_types.iter().flatten().enumerate() {
         if let Some(reason) = name_problem(event_type, MAX_EVENT_TYPE_LEN) {
             return Err(InputError::InvalidEventType {

@@ -1,5 +1,6 @@
 //! [`MemoryStore`]: an in-memory event, snapshot and checkpoint store for tests and prototypes.
 
+use crate::dcb::{AppendCondition, StreamAppend, check_appends, repeated_appends};
 use crate::envelope::{AppendResult, AppendedEvent, EventMeta, NewEvent, RecordedEvent};
 use crate::error::StoreError;
 use crate::id::{Checkpoint, EventId, ExpectedVersion, Position, StreamId, Version};
@@ -86,6 +87,44 @@ impl MemoryStore {
 }
 
 impl Data {
+    /// Stores `events` after version `actual` of `stream`.
+    fn insert_batch(
+        &mut self,
+        stream: &StreamId,
+        actual: Version,
+        events: Vec<NewEvent>,
+        now: chrono::DateTime<Utc>,
+    ) -> Vec<AppendedEvent> {
+        let mut appended = Vec::with_capacity(events.len());
+        for (i, event) in events.into_iter().enumerate() {
+            let index = self.log.len();
+            let meta = EventMeta {
+                event_id: event.event_id,
+                stream_id: stream.clone(),
+                version: Version(actual.0 + 1 + i as u64),
+                position: Position(index as u64 + 1),
+                commit: 0,
+                event_type: event.event_type,
+                schema_version: event.schema_version,
+                recorded_at: now,
+                metadata: event.metadata,
+                tags: event.tags,
+            };
+            appended.push(AppendedEvent {
+                event_id: meta.event_id,
+                version: meta.version,
+                position: meta.position,
+            });
+            self.ids.insert(meta.event_id, index);
+            self.streams.entry(stream.clone()).or_default().push(index);
+            self.log.push(RecordedEvent {
+                meta,
+                payload: event.payload,
+            });
+        }
+        appended
+    }
+
     fn version(&self, stream: &StreamId) -> Version {
         Version(self.streams.get(stream).map_or(0, |s| s.len() as u64))
     }
@@ -141,33 +180,7 @@ impl EventStore for MemoryStore {
                         actual,
                     });
                 }
-                let now = Utc::now();
-                let mut appended = Vec::with_capacity(events.len());
-                for (i, event) in events.into_iter().enumerate() {
-                    let index = data.log.len();
-                    let meta = EventMeta {
-                        event_id: event.event_id,
-                        stream_id: stream.clone(),
-                        version: Version(actual.0 + 1 + i as u64),
-                        position: Position(index as u64 + 1),
-                        commit: 0,
-                        event_type: event.event_type,
-                        schema_version: event.schema_version,
-                        recorded_at: now,
-                        metadata: event.metadata,
-                    };
-                    appended.push(AppendedEvent {
-                        event_id: meta.event_id,
-                        version: meta.version,
-                        position: meta.position,
-                    });
-                    data.ids.insert(meta.event_id, index);
-                    data.streams.entry(stream.clone()).or_default().push(index);
-                    data.log.push(RecordedEvent {
-                        meta,
-                        payload: event.payload,
-                    });
-                }
+                let appended = data.insert_batch(stream, actual, events, Utc::now());
                 Ok(AppendResult {
                     events: appended,
                     already_appended: false,
@@ -175,6 +188,64 @@ impl EventStore for MemoryStore {
             },
         )
         .await
+    }
+
+    async fn append_streams(
+        &self,
+        appends: Vec<StreamAppend>,
+        condition: Option<AppendCondition>,
+    ) -> Result<Vec<AppendResult>, StoreError> {
+        check_appends(&appends, condition.as_ref())?;
+        let results = {
+            let mut data = self.write();
+            let stored = data
+                .stored_with_event_ids(appends.iter().flat_map(|a| &a.events).map(|e| &e.event_id));
+            if let Some(repeat) = repeated_appends(&appends, &stored)? {
+                return Ok(repeat);
+            }
+            if let Some(condition) = &condition {
+                let start = condition.after.map_or(0, |a| a.position.0 as usize);
+                if let Some(event) = data
+                    .log
+                    .iter()
+                    .skip(start)
+                    .find(|e| condition.violated_by(e))
+                {
+                    return Err(StoreError::ConditionFailed {
+                        stream: event.meta.stream_id.clone(),
+                        version: event.meta.version,
+                        checkpoint: event.meta.checkpoint(),
+                        event_type: event.meta.event_type.clone(),
+                    });
+                }
+            }
+            for append in &appends {
+                let actual = data.version(&append.stream);
+                if !append.expected.matches(actual) {
+                    return Err(StoreError::Conflict {
+                        stream: append.stream.clone(),
+                        expected: append.expected,
+                        actual,
+                    });
+                }
+            }
+            let now = Utc::now();
+            appends
+                .into_iter()
+                .map(|append| {
+                    let actual = data.version(&append.stream);
+                    let events = data.insert_batch(&append.stream, actual, append.events, now);
+                    AppendResult {
+                        events,
+                        already_appended: false,
+                    }
+                })
+                .collect::<Vec<_>>()
+        };
+        if results.iter().any(|r| !r.events.is_empty()) {
+            self.inner.signal.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        Ok(results)
     }
 
     fn read_stream<'a>(&'a self, stream: &'a StreamId, from: Version) -> EventStream<'a> {

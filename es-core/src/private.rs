@@ -150,6 +150,27 @@ const fn str_eq(a: &str, b: &str) -> bool {
     true
 }
 
+/// What a `#[tag]` field's type must be: something with a `Display` form, which is the tag's value.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a tag: a `#[tag]` field's value is written with `Display`",
+    label = "`{Self}` does not implement `Display`",
+    note = "tag a field whose type implements `Display` (a `String`, a number, a `Uuid`, an id newtype with a `Display` impl), or remove `#[tag]`"
+)]
+pub trait TagValue {
+    /// The tag's value.
+    fn tag_value(&self) -> String;
+}
+impl<T: std::fmt::Display + ?Sized> TagValue for T {
+    fn tag_value(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// The value of a `#[tag]` field (checks [`TagValue`] at the field's type).
+pub fn tag_value<T: TagValue + ?Sized>(value: &T) -> String {
+    value.tag_value()
+}
+
 #[cfg(test)]
 mod tests {
     use super::names_overlap;

@@ -1,5 +1,6 @@
 //! The storage contract: [`EventStore`], [`SnapshotStore`], [`CheckpointStore`].
 
+use crate::dcb::{AppendCondition, Query, StreamAppend};
 use crate::envelope::{AppendResult, AppendedEvent, NewEvent, RecordedEvent, ReplayedEvent};
 use crate::error::StoreError;
 use crate::id::{Checkpoint, EventId, ExpectedVersion, Position, StreamId, Version};
@@ -38,6 +39,8 @@ pub struct ReadAll {
     pub recorded_from: Option<DateTime<Utc>>,
     /// Only events recorded before this time.
     pub recorded_until: Option<DateTime<Utc>>,
+    /// Only events that match this query (types and tags, see [`crate::dcb`]).
+    pub query: Option<Query>,
 }
 
 impl ReadAll {
@@ -75,8 +78,19 @@ impl ReadAll {
         self
     }
 
-    /// Whether an event passes the type and time filters (not the checkpoint and limit).
+    /// Only events that match `query` (see [`crate::dcb`]): what a decision reads.
+    pub fn matching(mut self, query: Query) -> Self {
+        self.query = Some(query);
+        self
+    }
+
+    /// Whether an event passes the type, time and query filters (not the checkpoint and limit).
     pub fn matches(&self, event: &RecordedEvent) -> bool {
+        if let Some(query) = &self.query
+            && !query.matches_event(event)
+        {
+            return false;
+        }
         self.event_types
             .as_ref()
             .is_none_or(|types| types.contains(&event.meta.event_type))
@@ -105,6 +119,25 @@ pub trait EventStore: Send + Sync {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, StoreError>;
+
+    /// Appends batches to several streams in one transaction, each guarded by its expected
+    /// version, and, with a `condition`, only if no event after `condition.after` matches its
+    /// query (see [`crate::dcb`]). All or nothing: a conflict on any stream
+    /// ([`StoreError::Conflict`]) or a failed condition ([`StoreError::ConditionFailed`]) writes
+    /// nothing. Returns one result per batch, in order. Repeating an append whose event ids are
+    /// stored returns the stored results with `already_appended` set, like [`append`](Self::append).
+    ///
+    /// Every shipped store implements it; the default returns [`StoreError::Unsupported`].
+    async fn append_streams(
+        &self,
+        appends: Vec<StreamAppend>,
+        condition: Option<AppendCondition>,
+    ) -> Result<Vec<AppendResult>, StoreError> {
+        let _ = (appends, condition);
+        Err(StoreError::Unsupported(
+            "multi-stream and conditional appends",
+        ))
+    }
 
     /// The events of a stream with version `>= from`, in version order.
     fn read_stream<'a>(&'a self, stream: &'a StreamId, from: Version) -> EventStream<'a>;
@@ -225,6 +258,9 @@ macro_rules! forward_store {
         impl<T: EventStore + ?Sized> EventStore for $ptr<T> {
             async fn append(&self, stream: &StreamId, expected: ExpectedVersion, events: Vec<NewEvent>) -> Result<AppendResult, StoreError> {
                 (**self).append(stream, expected, events).await
+            }
+            async fn append_streams(&self, appends: Vec<StreamAppend>, condition: Option<AppendCondition>) -> Result<Vec<AppendResult>, StoreError> {
+                (**self).append_streams(appends, condition).await
             }
             fn read_stream<'a>(&'a self, stream: &'a StreamId, from: Version) -> EventStream<'a> {
                 (**self).read_stream(stream, from)

@@ -17,6 +17,7 @@ pub(crate) fn default_crate() -> Path {
 pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let mut errors = Errors::default();
     let parsed = EventInput::parse(input, &mut errors);
+    let tag_fields = crate::tags::tag_fields(input, &mut errors);
     match &parsed {
         Some(EventInput::Struct(s)) => valid::event_struct(s, &mut errors),
         Some(EventInput::Set(s)) => valid::event_set(s, &mut errors),
@@ -30,7 +31,7 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             if checked.is_err() {
                 s.attr.upcasts.clear();
             }
-            event_struct(&s)
+            event_struct(&s, &tag_fields)
         }
         Some(EventInput::Set(s)) if checked.is_ok() => event_set(&s),
         _ => TokenStream::new(),
@@ -44,8 +45,9 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     })
 }
 
-fn event_struct(event: &EventStruct<'_>) -> TokenStream {
+fn event_struct(event: &EventStruct<'_>, tag_fields: &[crate::tags::TagField]) -> TokenStream {
     let krate = event.attr.krate.clone().unwrap_or_else(default_crate);
+    let tags = crate::tags::tags_fn(&krate, tag_fields);
     let ident = &event.input.ident;
     let (impl_generics, ty_generics, where_clause) = event.input.generics.split_for_impl();
     let name = match &event.attr.name {
@@ -129,6 +131,7 @@ fn event_struct(event: &EventStruct<'_>) -> TokenStream {
                 const VERSION: u32 = #version;
                 const ALIASES: &'static [&'static str] = &[#(#aliases),*];
                 #upcast
+                #tags
             }
 
             #[automatically_derived]
@@ -226,6 +229,12 @@ fn event_set(set: &EventSet<'_>) -> TokenStream {
                 fn to_payload(&self) -> ::core::result::Result<#krate::__private::serde_json::Value, #krate::__private::serde_json::Error> {
                     match self {
                         #(Self::#variants(event) => #krate::DomainEvent::to_payload(event),)*
+                    }
+                }
+
+                fn tags(&self) -> ::std::vec::Vec<::std::string::String> {
+                    match self {
+                        #(Self::#variants(event) => #krate::DomainEvent::tags(event),)*
                     }
                 }
 

@@ -52,6 +52,7 @@ mod expand_aggregate;
 mod expand_command;
 mod expand_event;
 mod expand_handler;
+mod tags;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -98,7 +99,7 @@ use syn::{DeriveInput, ItemImpl, parse_macro_input};
 ///
 /// Runnable examples of every key come first in `es-core`'s documentation of this macro
 /// (`es_core::DomainEvent`).
-#[proc_macro_derive(DomainEvent, attributes(event))]
+#[proc_macro_derive(DomainEvent, attributes(event, tag))]
 pub fn derive_domain_event(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     expand_event::derive(&input)

@@ -8,7 +8,7 @@ use sqlx::AssertSqlSafe;
 /// The columns of `es_events` an application role may write. Everything else (`global_position`,
 /// `tx_id`, `recorded_at`) is assigned by the database, never by the writer.
 pub(crate) const APPLICATION_INSERT_COLUMNS: &str =
-    "event_id, stream_id, version, event_type, schema_version, payload, metadata";
+    "event_id, stream_id, version, event_type, schema_version, payload, metadata, tags";
 
 /// The tables an application role reads and writes as it likes (snapshots are a cache, checkpoints
 /// and dead letters are the projections' bookkeeping).

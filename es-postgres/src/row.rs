@@ -7,7 +7,7 @@ use sqlx::{Row, TypeInfo};
 
 /// The columns every event query selects, in the order [`decode`] reads them.
 pub(crate) const EVENT_COLUMNS: &str = "global_position, tx_id, event_id, stream_id, \
-     version, event_type, schema_version, payload, metadata, recorded_at";
+     version, event_type, schema_version, payload, metadata, recorded_at, tags";
 
 /// The columns a replay selects, in the order [`decode_replayed`] reads them: no event id, stream
 /// id (the caller knows it), transaction id or metadata. Converting the `jsonb` metadata to its
@@ -86,6 +86,7 @@ pub(crate) fn decode(row: &PgRow) -> Result<RecordedEvent, StoreError> {
         payload,
         metadata,
         recorded_at: Ok(row.try_get(9).map_err(db)?),
+        tags: Ok(row.try_get(10).map_err(db)?),
     }
     .decode()
 }

@@ -32,24 +32,60 @@ pub(crate) struct Statements {
 /// whole batch is one round trip and one (implicit) transaction. A concurrent writer that wins the
 /// race makes this statement fail on the unique (stream_id, version) key; a wrong expected version
 /// makes it insert nothing.
+///
+/// `$8` holds each event's tags as a JSON array, `$9` the advisory lock keys of the batch's tags
+/// (sorted; empty for untagged events): the `locked` CTE takes them before any row is inserted
+/// (and before the transaction has an id), and they are held to the commit, so a conditional
+/// append whose query these events match waits for this one, and then sees its events.
 fn append(s: &str, notify: bool) -> String {
     let (notify_cte, notify_from) = if notify {
-        (", wake AS (SELECT pg_notify($8, ''))", ", wake")
+        (", wake AS (SELECT pg_notify($10, ''))", ", wake")
     } else {
         ("", "")
     };
     format!(
-        "WITH cur AS (SELECT coalesce(max(version), 0) AS v FROM {s}.es_events WHERE stream_id = $1),
-              ok AS (SELECT v FROM cur WHERE $2::bigint IS NULL OR v = $2::bigint){notify_cte}
+        "WITH locked AS (SELECT count(pg_advisory_xact_lock(k)) AS n FROM unnest($9::bigint[]) AS k),
+              cur AS (SELECT coalesce(max(version), 0) AS v FROM {s}.es_events WHERE stream_id = $1),
+              ok AS (SELECT v FROM cur, locked WHERE $2::bigint IS NULL OR v = $2::bigint){notify_cte}
          INSERT INTO {s}.es_events
-                (event_id, stream_id, version, event_type, schema_version, payload, metadata)
-         SELECT e.id, $1, ok.v + e.ord, e.t, e.sv, e.p::jsonb, e.m::jsonb
+                (event_id, stream_id, version, event_type, schema_version, payload, metadata, tags)
+         SELECT e.id, $1, ok.v + e.ord, e.t, e.sv, e.p::jsonb, e.m::jsonb,
+                ARRAY(SELECT jsonb_array_elements_text(e.g::jsonb))
          FROM ok{notify_from},
-              unnest($3::uuid[], $4::text[], $5::int4[], $6::text[], $7::text[])
-                  WITH ORDINALITY AS e(id, t, sv, p, m, ord)
+              unnest($3::uuid[], $4::text[], $5::int4[], $6::text[], $7::text[], $8::text[])
+                  WITH ORDINALITY AS e(id, t, sv, p, m, g, ord)
          ORDER BY e.ord
          RETURNING version, global_position"
     )
+}
+
+/// The SQL of a DCB query over `es_events` as a boolean expression, its parameters numbered from
+/// `next() + 1`: per item `event_type = ANY($n)` and `tags @> $m` (served by the GIN index), the
+/// items OR'd. The caller binds, per item in order, the types (if any) then the tags (if any).
+pub(crate) fn query_clause(query: &es_core::dcb::Query, mut next: impl FnMut() -> usize) -> String {
+    let items: Vec<String> = query
+        .items
+        .iter()
+        .map(|item| {
+            let mut parts = Vec::new();
+            if !item.types.is_empty() {
+                parts.push(format!("event_type = ANY(${}::text[])", next()));
+            }
+            if !item.tags.is_empty() {
+                parts.push(format!("tags @> ${}::text[]", next()));
+            }
+            if parts.is_empty() {
+                "true".to_owned()
+            } else {
+                format!("({})", parts.join(" AND "))
+            }
+        })
+        .collect();
+    if items.is_empty() {
+        "false".to_owned()
+    } else {
+        format!("({})", items.join(" OR "))
+    }
 }
 
 impl Statements {
@@ -113,6 +149,29 @@ impl Statements {
         }
     }
 
+    /// The check of an append condition: a stored event after `($1, $2)` that matches `query`.
+    pub(crate) fn condition(&self, query: &es_core::dcb::Query) -> String {
+        let s = &self.schema;
+        let mut n = 2;
+        let clause = query_clause(query, || {
+            n += 1;
+            n
+        });
+        format!(
+            "SELECT stream_id, version, tx_id, global_position, event_type FROM {s}.es_events
+             WHERE (tx_id, global_position) > ($1::text::xid8, $2::bigint) AND {clause} LIMIT 1"
+        )
+    }
+
+    /// Locks the whole table against inserts until the commit: for a condition with an item
+    /// without tags, which no tag lock covers.
+    pub(crate) fn lock_table(&self) -> String {
+        format!(
+            "LOCK TABLE {}.es_events IN SHARE ROW EXCLUSIVE MODE",
+            self.schema
+        )
+    }
+
     /// The page query of `read_all`: after `($1, $2)` in log order, below the horizon of running
     /// transactions, with the optional filters as further parameters.
     pub(crate) fn read_all(&self, query: &ReadAll) -> String {
@@ -135,6 +194,10 @@ impl Statements {
         }
         if query.recorded_until.is_some() {
             sql.push_str(&format!(" AND recorded_at < ${}", param()));
+        }
+        if let Some(matching) = &query.query {
+            sql.push_str(" AND ");
+            sql.push_str(&query_clause(matching, &mut param));
         }
         sql.push_str(" ORDER BY es_events.tx_id, es_events.global_position");
         if query.limit.is_some() {

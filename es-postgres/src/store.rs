@@ -2,12 +2,14 @@
 
 use crate::classify::store_error;
 use crate::error::ConnectError;
+use crate::row::TxId;
 use crate::row::{decode, decode_replayed};
 use crate::schema::SchemaName;
 use crate::sql::{Statements, sql};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use es_core::adapter::{append_with, from_db_int, to_db_int};
+use es_core::adapter::{append_with, from_db_int, tags_to_json, to_db_int};
+use es_core::dcb::{AppendCondition, StreamAppend, check_appends, repeated_appends};
 use es_core::{
     AppendResult, AppendedEvent, Checkpoint, CheckpointStore, CorruptEvent, EventId, EventStore,
     EventStream, ExpectedVersion, NewEvent, Position, ReadAll, ReplayStream, Snapshot,
@@ -22,6 +24,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
+use tracing::Instrument;
 
 /// A transaction on the store's database, for read models that commit their writes and their
 /// checkpoint together (see [`PgStore::save_checkpoint_in`]).
@@ -425,6 +428,207 @@ impl PgStore {
             .collect()
     }
 
+    /// The advisory lock keys of `tags` in this store's schema, sorted and distinct (so every
+    /// writer takes them in one order, and two writers never wait for each other in a cycle).
+    fn lock_keys<'t>(&self, tags: impl Iterator<Item = &'t String>) -> Vec<i64> {
+        let mut keys: Vec<i64> = tags
+            .map(|tag| tag_lock_key(self.shared.schema.as_str(), tag))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+
+    /// [`EventStore::append_streams`] in one transaction: lock, check, insert, commit.
+    async fn append_streams_once(
+        &self,
+        appends: &[StreamAppend],
+        condition: Option<&AppendCondition>,
+    ) -> Result<Vec<AppendResult>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        // The locks first, while the transaction has no id yet: the tags of the condition's items
+        // and of every new event. An item without tags is covered by no tag lock: lock the table.
+        let mut tags: Vec<&String> = appends
+            .iter()
+            .flat_map(|a| &a.events)
+            .flat_map(|e| &e.tags)
+            .collect();
+        let mut lock_table = false;
+        if let Some(condition) = condition {
+            for item in &condition.fail_if_events_match.items {
+                lock_table |= item.tags.is_empty();
+                tags.extend(&item.tags);
+            }
+        }
+        if lock_table {
+            sqlx::query(AssertSqlSafe(self.shared.sql.lock_table()))
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+        }
+        let keys = self.lock_keys(tags.into_iter());
+        if !keys.is_empty() {
+            sqlx::query("SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) AS k")
+                .bind(&keys[..])
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+        }
+        // A fresh snapshot (READ COMMITTED), taken after the locks: every event of a writer that
+        // held one of them has committed and is visible.
+        if let Some(condition) = condition {
+            let after = condition.after.unwrap_or(Checkpoint::START);
+            let mut check = sqlx::query(AssertSqlSafe(
+                self.shared.sql.condition(&condition.fail_if_events_match),
+            ))
+            .bind(after.commit.to_string())
+            .bind(to_db_int(after.position.0, "condition position")?);
+            for item in &condition.fail_if_events_match.items {
+                if !item.types.is_empty() {
+                    check = check.bind(item.types.clone());
+                }
+                if !item.tags.is_empty() {
+                    check = check.bind(item.tags.clone());
+                }
+            }
+            if let Some(row) = check.fetch_optional(&mut *tx).await.map_err(store_error)? {
+                let stream: String = row.try_get(0).map_err(store_error)?;
+                let version: i64 = row.try_get(1).map_err(store_error)?;
+                let TxId(commit) = row.try_get(2).map_err(store_error)?;
+                let position: i64 = row.try_get(3).map_err(store_error)?;
+                let event_type: String = row.try_get(4).map_err(store_error)?;
+                let position = from_db_int(position, "position")?;
+                let stream = StreamId::new(stream.as_str()).map_err(|e| {
+                    StoreError::from(CorruptEvent::new(
+                        &stream,
+                        version,
+                        position,
+                        commit,
+                        &event_type,
+                        None,
+                        e.to_string(),
+                    ))
+                })?;
+                return Err(StoreError::ConditionFailed {
+                    stream,
+                    version: Version(from_db_int(version, "version")?),
+                    checkpoint: Checkpoint::new(commit, Position(position)),
+                    event_type,
+                });
+            }
+        }
+        let mut results = Vec::with_capacity(appends.len());
+        for append in appends {
+            results.push(self.insert_in(&mut tx, append).await?);
+        }
+        tx.commit().await.map_err(store_error)?;
+        Ok(results)
+    }
+
+    /// One stream's batch inside a transaction (its tags are locked already): the append
+    /// statement, whose guard makes a wrong expected version insert nothing.
+    async fn insert_in(
+        &self,
+        tx: &mut PgConnection,
+        append: &StreamAppend,
+    ) -> Result<AppendResult, StoreError> {
+        let events = &append.events;
+        if events.is_empty() {
+            return Ok(AppendResult::default());
+        }
+        let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.event_id.0).collect();
+        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+        let schema_versions = events
+            .iter()
+            .map(|e| i32::try_from(e.schema_version).map_err(StoreError::database))
+            .collect::<Result<Vec<i32>, _>>()?;
+        let payloads = events
+            .iter()
+            .map(|e| serde_json::to_string(&e.payload))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StoreError::database)?;
+        let metadata = events
+            .iter()
+            .map(|e| serde_json::to_string(&e.metadata))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StoreError::database)?;
+        let tags = events
+            .iter()
+            .map(|e| tags_to_json(&e.tags))
+            .collect::<Result<Vec<_>, _>>()?;
+        let required = append
+            .expected
+            .required()
+            .map(|v| to_db_int(v.0, "expected version"))
+            .transpose()?;
+        let no_keys: [i64; 0] = [];
+        let (text, channel) = if self.shared.notify {
+            (&self.shared.sql.append_notify, Some(self.notify_channel()))
+        } else {
+            (&self.shared.sql.append, None)
+        };
+        let mut query = sqlx::query(sql(text))
+            .bind(append.stream.as_str())
+            .bind(required)
+            .bind(&ids[..])
+            .bind(&types[..])
+            .bind(&schema_versions[..])
+            .bind(&payloads[..])
+            .bind(&metadata[..])
+            .bind(&tags[..])
+            .bind(&no_keys[..]);
+        if let Some(channel) = &channel {
+            query = query.bind(channel.as_str());
+        }
+        let rows = query.fetch_all(&mut *tx).await.map_err(store_error)?;
+        if rows.is_empty() {
+            let actual = self.version_in(tx, &append.stream).await?;
+            return Err(StoreError::Conflict {
+                stream: append.stream.clone(),
+                expected: append.expected,
+                actual,
+            });
+        }
+        let mut stored = rows
+            .iter()
+            .map(|row| -> Result<(i64, i64), StoreError> {
+                Ok((
+                    row.try_get(0).map_err(store_error)?,
+                    row.try_get(1).map_err(store_error)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        stored.sort_unstable();
+        let events = stored
+            .into_iter()
+            .zip(events)
+            .map(|((version, position), event)| {
+                Ok(AppendedEvent {
+                    event_id: event.event_id,
+                    version: Version(from_db_int(version, "version")?),
+                    position: Position(from_db_int(position, "position")?),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(AppendResult {
+            events,
+            already_appended: false,
+        })
+    }
+
+    async fn version_in(
+        &self,
+        conn: &mut PgConnection,
+        stream: &StreamId,
+    ) -> Result<Version, StoreError> {
+        let v: i64 = sqlx::query_scalar(sql(&self.shared.sql.stream_version))
+            .bind(stream.as_str())
+            .fetch_one(conn)
+            .await
+            .map_err(store_error)?;
+        Ok(Version(from_db_int(v, "version")?))
+    }
+
     async fn append_batch(
         &self,
         stream: &StreamId,
@@ -452,6 +656,11 @@ impl PgStore {
             .required()
             .map(|v| to_db_int(v.0, "expected version"))
             .transpose()?;
+        let tags = events
+            .iter()
+            .map(|e| tags_to_json(&e.tags))
+            .collect::<Result<Vec<_>, _>>()?;
+        let keys = self.lock_keys(events.iter().flat_map(|e| &e.tags));
         let (text, channel) = if self.shared.notify {
             (&self.shared.sql.append_notify, Some(self.notify_channel()))
         } else {
@@ -466,7 +675,9 @@ impl PgStore {
                 .bind(&types[..])
                 .bind(&schema_versions[..])
                 .bind(&payloads[..])
-                .bind(&metadata[..]);
+                .bind(&metadata[..])
+                .bind(&tags[..])
+                .bind(&keys[..]);
             if let Some(channel) = &channel {
                 query = query.bind(channel.as_str());
             }
@@ -574,6 +785,29 @@ impl PgStore {
     }
 }
 
+/// Whether an error (the source of a [`StoreError::Rejected`]) is a unique violation.
+fn is_unique_violation(error: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = current {
+        if let Some(sqlx::Error::Database(db)) = e.downcast_ref::<sqlx::Error>() {
+            return db.is_unique_violation();
+        }
+        current = e.source();
+    }
+    false
+}
+
+/// The advisory lock key of a tag in a schema: 64 bits of FNV-1a over both (stable across
+/// processes and versions; a collision only makes two unrelated writers wait for each other).
+fn tag_lock_key(schema: &str, tag: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in schema.bytes().chain([0]).chain(tag.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
 /// A time clamped into what `timestamptz` holds (4713 BC to 294276 AD): every recorded time is
 /// inside, so a bound outside it selects the same events as the nearest bound inside.
 fn timestamptz_range(at: DateTime<Utc>) -> DateTime<Utc> {
@@ -604,6 +838,73 @@ impl EventStore for PgStore {
             |events| async move { self.append_batch(stream, expected, &events).await },
         )
         .await
+    }
+
+    async fn append_streams(
+        &self,
+        appends: Vec<StreamAppend>,
+        condition: Option<AppendCondition>,
+    ) -> Result<Vec<AppendResult>, StoreError> {
+        check_appends(&appends, condition.as_ref())?;
+        let span = tracing::debug_span!("es.append_streams", streams = appends.len());
+        let ids: Vec<uuid::Uuid> = appends
+            .iter()
+            .flat_map(|a| &a.events)
+            .map(|e| e.event_id.0)
+            .collect();
+        let results = async {
+            for _attempt in 0..ANY_VERSION_ATTEMPTS {
+                // Stored before? Found out only when the append fails: a repeated batch fails its
+                // condition (it matches itself) or its ids' unique index.
+                let repeat = || async {
+                    let stored = self.stored(&ids).await?;
+                    repeated_appends(&appends, &stored)
+                };
+                match self.append_streams_once(&appends, condition.as_ref()).await {
+                    Err(StoreError::Rejected(e)) if is_unique_violation(&*e) => {
+                        if let Some(repeat) = repeat().await? {
+                            return Ok(repeat);
+                        }
+                        // A version taken by a concurrent writer: a conflict, or a race lost with
+                        // `Any` (try again).
+                        for append in &appends {
+                            let actual = self.stream_version(&append.stream).await?;
+                            if append.expected.required().is_some()
+                                && !append.expected.matches(actual)
+                            {
+                                return Err(StoreError::Conflict {
+                                    stream: append.stream.clone(),
+                                    expected: append.expected,
+                                    actual,
+                                });
+                            }
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                    Err(
+                        failed @ (StoreError::ConditionFailed { .. } | StoreError::Conflict { .. }),
+                    ) => {
+                        return match repeat().await? {
+                            Some(repeat) => Ok(repeat),
+                            None => Err(failed),
+                        };
+                    }
+                    other => return other,
+                }
+            }
+            Err(StoreError::database(format!(
+                "gave up a multi-stream append after {ANY_VERSION_ATTEMPTS} lost races"
+            )))
+        }
+        .instrument(span)
+        .await?;
+        if results
+            .iter()
+            .any(|r| !r.events.is_empty() && !r.already_appended)
+        {
+            self.shared.signal.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        Ok(results)
     }
 
     fn read_stream<'a>(&'a self, stream: &'a StreamId, from: Version) -> EventStream<'a> {
@@ -647,6 +948,14 @@ impl EventStore for PgStore {
             }
             if let Some(until) = query.recorded_until {
                 q = q.bind(timestamptz_range(until));
+            }
+            for item in query.query.iter().flat_map(|m| &m.items) {
+                if !item.types.is_empty() {
+                    q = q.bind(item.types.clone());
+                }
+                if !item.tags.is_empty() {
+                    q = q.bind(item.tags.clone());
+                }
             }
             if let Some(limit) = query.limit {
                 q = q.bind(i64::try_from(limit).unwrap_or(i64::MAX));

@@ -33,6 +33,7 @@
 mod classify;
 mod error;
 mod projection;
+mod query;
 mod row;
 mod store;
 

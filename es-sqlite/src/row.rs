@@ -9,7 +9,7 @@ use sqlx::sqlite::SqliteRow;
 /// The columns every event query selects, in the order [`decode`] reads them.
 macro_rules! event_columns {
     () => {
-        "position, event_id, stream_id, version, event_type, schema_version, payload, metadata, recorded_at"
+        "position, event_id, stream_id, version, event_type, schema_version, payload, metadata, recorded_at, tags"
     };
 }
 pub(crate) use event_columns;
@@ -69,6 +69,7 @@ pub(crate) fn decode(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
         payload: get_text(6)?,
         metadata: get_text(7)?,
         recorded_at: from_micros(get_int(8)?),
+        tags: es_core::adapter::tags_from_json(&get_text(9)?),
     }
     .decode()
 }

@@ -2,10 +2,12 @@
 
 use crate::classify::store_error;
 use crate::error::OpenError;
+use crate::query::query_clause;
 use crate::row::{decode, decode_replayed, event_columns, event_id, micros, replay_columns};
 use async_trait::async_trait;
 use chrono::Utc;
-use es_core::adapter::{append_with, from_db_int, to_db_int};
+use es_core::adapter::{append_with, from_db_int, tags_to_json, to_db_int};
+use es_core::dcb::{AppendCondition, StreamAppend, check_appends, repeated_appends};
 use es_core::{
     AppendResult, AppendedEvent, Checkpoint, CheckpointStore, CorruptEvent, EventId, EventStore,
     EventStream, ExpectedVersion, NewEvent, Position, ReadAll, ReplayStream, Snapshot,
@@ -15,11 +17,12 @@ use futures::StreamExt;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, watch};
+use tracing::Instrument;
 
 /// The table in which es-sqlite records its own schema migrations, apart from an application's
 /// `_sqlx_migrations`, so read models can live in the same file with their own migrations.
@@ -182,14 +185,7 @@ impl SqliteStore {
             return Ok(repeat);
         }
 
-        let actual: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(version), 0) FROM es_events WHERE stream_id = ?1",
-        )
-        .bind(stream.as_str())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        let actual = Version(from_db_int(actual, "version")?);
+        let actual = version_in(&mut tx, stream).await?;
         if !expected.matches(actual) {
             return Err(StoreError::Conflict {
                 stream: stream.clone(),
@@ -198,40 +194,108 @@ impl SqliteStore {
             });
         }
 
-        let recorded_at = micros(Utc::now());
-        let mut appended = Vec::with_capacity(events.len());
-        for (i, event) in events.iter().enumerate() {
-            let version = Version(actual.0 + 1 + i as u64);
-            let payload = serde_json::to_string(&event.payload).map_err(StoreError::database)?;
-            let metadata = serde_json::to_string(&event.metadata).map_err(StoreError::database)?;
-            let position: i64 = sqlx::query_scalar(
-                "INSERT INTO es_events
-                   (event_id, stream_id, version, event_type, schema_version, payload, metadata, recorded_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING position",
-            )
-            .bind(event.event_id.0.to_string())
-            .bind(stream.as_str())
-            .bind(to_db_int(version.0, "version")?)
-            .bind(&event.event_type)
-            .bind(i64::from(event.schema_version))
-            .bind(payload)
-            .bind(metadata)
-            .bind(recorded_at)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(store_error)?;
-            appended.push(AppendedEvent {
-                event_id: event.event_id,
-                version,
-                position: Position(from_db_int(position, "position")?),
-            });
-        }
+        let appended = insert_batch(&mut tx, stream, actual, events, micros(Utc::now())).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(AppendResult {
             events: appended,
             already_appended: false,
         })
     }
+}
+
+/// The current version of a stream, inside the write transaction.
+async fn version_in(tx: &mut SqliteConnection, stream: &StreamId) -> Result<Version, StoreError> {
+    let actual: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM es_events WHERE stream_id = ?1")
+            .bind(stream.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(store_error)?;
+    Ok(Version(from_db_int(actual, "version")?))
+}
+
+/// Inserts `events` after version `actual` of `stream` (the caller checked the version).
+async fn insert_batch(
+    tx: &mut SqliteConnection,
+    stream: &StreamId,
+    actual: Version,
+    events: &[NewEvent],
+    recorded_at: i64,
+) -> Result<Vec<AppendedEvent>, StoreError> {
+    let mut appended = Vec::with_capacity(events.len());
+    for (i, event) in events.iter().enumerate() {
+        let version = Version(actual.0 + 1 + i as u64);
+        let payload = serde_json::to_string(&event.payload).map_err(StoreError::database)?;
+        let metadata = serde_json::to_string(&event.metadata).map_err(StoreError::database)?;
+        let position: i64 = sqlx::query_scalar(
+            "INSERT INTO es_events
+               (event_id, stream_id, version, event_type, schema_version, payload, metadata, recorded_at, tags)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING position",
+        )
+        .bind(event.event_id.0.to_string())
+        .bind(stream.as_str())
+        .bind(to_db_int(version.0, "version")?)
+        .bind(&event.event_type)
+        .bind(i64::from(event.schema_version))
+        .bind(payload)
+        .bind(metadata)
+        .bind(recorded_at)
+        .bind(tags_to_json(&event.tags)?)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        appended.push(AppendedEvent {
+            event_id: event.event_id,
+            version,
+            position: Position(from_db_int(position, "position")?),
+        });
+    }
+    Ok(appended)
+}
+
+/// The first stored event that violates `condition`, inside the write transaction.
+async fn condition_violation(
+    tx: &mut SqliteConnection,
+    condition: &AppendCondition,
+) -> Result<Option<StoreError>, StoreError> {
+    let clause = query_clause(&condition.fail_if_events_match, 2)?;
+    let sql = format!(
+        "SELECT e.stream_id, e.version, e.position, e.event_type FROM es_events e
+         WHERE e.position > ?1 AND {} ORDER BY e.position LIMIT 1",
+        clause.sql
+    );
+    let after = condition
+        .after
+        .map_or(Ok(0), |a| to_db_int(a.position.0, "condition position"))?;
+    let mut query = sqlx::query(AssertSqlSafe(sql)).bind(after);
+    for bind in clause.binds {
+        query = query.bind(bind);
+    }
+    let Some(row) = query.fetch_optional(&mut *tx).await.map_err(store_error)? else {
+        return Ok(None);
+    };
+    let stream: String = row.try_get(0).map_err(store_error)?;
+    let version: i64 = row.try_get(1).map_err(store_error)?;
+    let position: i64 = row.try_get(2).map_err(store_error)?;
+    let position = from_db_int(position, "position")?;
+    let event_type: String = row.try_get(3).map_err(store_error)?;
+    let stream = StreamId::new(stream.as_str()).map_err(|e| {
+        StoreError::from(CorruptEvent::new(
+            &stream,
+            version,
+            position,
+            0,
+            &event_type,
+            None,
+            e.to_string(),
+        ))
+    })?;
+    Ok(Some(StoreError::ConditionFailed {
+        stream,
+        version: Version(from_db_int(version, "version")?),
+        checkpoint: Checkpoint::new(0, Position(position)),
+        event_type,
+    }))
 }
 
 /// Whether a connection handed back to the pool may be used again: not if sqlx still counts a
@@ -320,6 +384,67 @@ impl EventStore for SqliteStore {
         .await
     }
 
+    async fn append_streams(
+        &self,
+        appends: Vec<StreamAppend>,
+        condition: Option<AppendCondition>,
+    ) -> Result<Vec<AppendResult>, StoreError> {
+        check_appends(&appends, condition.as_ref())?;
+        let span = tracing::debug_span!("es.append_streams", streams = appends.len());
+        let results = async {
+            let _write = self.shared.write.lock().await;
+            let mut tx = self
+                .pool
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(store_error)?;
+            let ids = appends.iter().flat_map(|a| &a.events).map(|e| &e.event_id);
+            let stored = stored_with_ids(&mut *tx, ids).await?;
+            if let Some(repeat) = repeated_appends(&appends, &stored)? {
+                return Ok(repeat);
+            }
+            if let Some(condition) = &condition
+                && let Some(failed) = condition_violation(&mut tx, condition).await?
+            {
+                return Err(failed);
+            }
+            let mut actuals = Vec::with_capacity(appends.len());
+            for append in &appends {
+                let actual = version_in(&mut tx, &append.stream).await?;
+                if !append.expected.matches(actual) {
+                    return Err(StoreError::Conflict {
+                        stream: append.stream.clone(),
+                        expected: append.expected,
+                        actual,
+                    });
+                }
+                actuals.push(actual);
+            }
+            let recorded_at = micros(Utc::now());
+            let mut results = Vec::with_capacity(appends.len());
+            for (append, actual) in appends.iter().zip(actuals) {
+                let events =
+                    insert_batch(&mut tx, &append.stream, actual, &append.events, recorded_at)
+                        .await?;
+                results.push(AppendResult {
+                    events,
+                    already_appended: false,
+                });
+            }
+            tx.commit().await.map_err(store_error)?;
+            Ok::<_, StoreError>(results)
+        }
+        .instrument(span)
+        .await?;
+        if results
+            .iter()
+            .any(|r| !r.events.is_empty() && !r.already_appended)
+        {
+            self.shared.signal.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        Ok(results)
+    }
+
     fn read_stream<'a>(&'a self, stream: &'a StreamId, from: Version) -> EventStream<'a> {
         let from = i64::try_from(from.0).unwrap_or(i64::MAX);
         sqlx::query(concat!(
@@ -369,23 +494,37 @@ impl EventStore for SqliteStore {
             .limit
             .and_then(|l| i64::try_from(l).ok())
             .unwrap_or(-1);
-        sqlx::query(concat!(
+        let clause = match query.query.as_ref().map(|q| query_clause(q, 6)).transpose() {
+            Ok(clause) => clause,
+            Err(error) => return futures::stream::once(async { Err(error) }).boxed(),
+        };
+        let mut sql = concat!(
             "SELECT ",
             event_columns!(),
-            " FROM es_events WHERE position > ?1
+            " FROM es_events e WHERE position > ?1
                AND (?2 IS NULL OR event_type IN (SELECT value FROM json_each(?2)))
                AND (?3 IS NULL OR recorded_at >= ?3)
-               AND (?4 IS NULL OR recorded_at < ?4)
-             ORDER BY position LIMIT ?5"
-        ))
-        .bind(after)
-        .bind(types)
-        .bind(query.recorded_from.map(micros))
-        .bind(query.recorded_until.map(micros))
-        .bind(limit)
-        .fetch(&self.pool)
-        .map(|row| row.map_err(store_error).and_then(|row| decode(&row)))
-        .boxed()
+               AND (?4 IS NULL OR recorded_at < ?4)"
+        )
+        .to_owned();
+        if let Some(clause) = &clause {
+            sql.push_str(" AND ");
+            sql.push_str(&clause.sql);
+        }
+        sql.push_str(" ORDER BY position LIMIT ?5");
+        let mut statement = sqlx::query(AssertSqlSafe(sql))
+            .bind(after)
+            .bind(types)
+            .bind(query.recorded_from.map(micros))
+            .bind(query.recorded_until.map(micros))
+            .bind(limit);
+        for bind in clause.into_iter().flat_map(|c| c.binds) {
+            statement = statement.bind(bind);
+        }
+        statement
+            .fetch(&self.pool)
+            .map(|row| row.map_err(store_error).and_then(|row| decode(&row)))
+            .boxed()
     }
 
     async fn stream_version(&self, stream: &StreamId) -> Result<Version, StoreError> {

@@ -291,6 +291,7 @@ fn recorded(event_type: &str, schema_version: u32, payload: serde_json::Value) -
             schema_version,
             recorded_at: chrono::Utc::now(),
             metadata: Metadata::default(),
+            tags: Vec::new(),
         },
         payload,
     }

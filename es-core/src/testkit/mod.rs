@@ -22,9 +22,14 @@ use serde_json::json;
 use std::time::Duration;
 
 mod corrupt;
+mod dcb;
 mod inputs;
 
 pub use corrupt::undecodable_rows_are_named_and_parked;
+pub use dcb::{
+    condition_holds_under_parallel_writers, conditional_append, multi_stream_append, read_by_query,
+    tags_round_trip, unrelated_appends_rarely_conflict,
+};
 pub use inputs::{
     AnyPayload, Collected, arbitrary_inputs_round_trip_or_are_rejected,
     edge_inputs_get_the_same_answer, same_json, snapshot_and_checkpoint_limits,
@@ -50,7 +55,9 @@ macro_rules! conformance_suite {
             snapshots_keep_the_newest, checkpoints_round_trip, concurrent_writers_never_fork,
             append_signal_fires, missing_stream_is_empty, replay_stream_matches_read_stream,
             arbitrary_inputs_round_trip_or_are_rejected, edge_inputs_get_the_same_answer,
-            snapshot_and_checkpoint_limits, find_events_by_id
+            snapshot_and_checkpoint_limits, find_events_by_id, tags_round_trip, read_by_query,
+            conditional_append, multi_stream_append, condition_holds_under_parallel_writers,
+            unrelated_appends_rarely_conflict
         );
     };
     (@tests $factory:expr, $teardown:expr; $($name:ident),* $(,)?) => {$(

@@ -1,0 +1,7 @@
+-- Tags (dynamic consistency boundaries): each event's tags, and a GIN index that reads and append
+-- conditions find tagged events by (`tags @> ARRAY[...]`). Like every other column, tags cannot
+-- be changed once stored (es_events_immutable). Appends of tagged events take transaction-level
+-- advisory locks keyed on their tags (see PgStore::append_streams), which is how a conditional
+-- append and a concurrent append of a matching event are serialised.
+ALTER TABLE es_events ADD COLUMN tags text[] NOT NULL DEFAULT '{}';
+CREATE INDEX es_events_by_tag ON es_events USING gin (tags);
