@@ -105,3 +105,23 @@ fn users_audit_lists_who_changed_what() {
     );
     std::fs::remove_dir_all(dir).expect("remove the temporary directory");
 }
+
+#[test]
+fn course_admits_exactly_the_capacity_under_a_race() {
+    let (db, dir) = fresh_db("course");
+    let first = run("course", &db);
+    assert!(
+        first.contains("32 students raced for rust-1: 10 admitted, 22 refused"),
+        "{first}"
+    );
+    assert!(
+        first.contains("ada-1 refused for rust-1-extra4: ada-1 already takes 3 courses"),
+        "{first}"
+    );
+    let second = run("course", &db);
+    assert!(
+        second.contains("32 students raced for rust-2: 10 admitted, 22 refused"),
+        "{second}"
+    );
+    std::fs::remove_dir_all(dir).expect("remove the temporary directory");
+}

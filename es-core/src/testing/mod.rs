@@ -1,4 +1,8 @@
-//! Given/when/then tests for aggregates, on the real [`Repository`] path over a [`MemoryStore`].
+//! Given/when/then tests for aggregates, on the real [`Repository`] path over a [`MemoryStore`],
+//! and for decisions across streams ([`DecisionTest`]).
+
+mod decision;
+pub use decision::{DecisionTest, DecisionThen};
 
 use crate::aggregate::{Aggregate, Handle};
 use crate::envelope::NewEvent;
