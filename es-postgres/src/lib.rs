@@ -106,6 +106,7 @@ mod classify;
 mod error;
 mod grants;
 mod listen;
+mod locks;
 mod projection;
 mod row;
 mod schema;

@@ -33,10 +33,11 @@ pub(crate) struct Statements {
 /// race makes this statement fail on the unique (stream_id, version) key; a wrong expected version
 /// makes it insert nothing.
 ///
-/// `$8` holds each event's tags as a JSON array, `$9` the advisory lock keys of the batch's tags
-/// (sorted; empty for untagged events): the `locked` CTE takes them before any row is inserted
-/// (and before the transaction has an id), and they are held to the commit, so a conditional
-/// append whose query these events match waits for this one, and then sees its events.
+/// `$8` holds each event's tags as a JSON array, `$9` the batch's shared advisory lock keys
+/// (`locks::append_keys`, ascending; empty inside a transaction that took them already): the
+/// `locked` CTE takes them before any row is inserted (and before the transaction has an id), and
+/// they are held to the commit, so a conditional append whose query these events match waits for
+/// this one, and then sees its events.
 fn append(s: &str, notify: bool) -> String {
     let (notify_cte, notify_from) = if notify {
         (", wake AS (SELECT pg_notify($10, ''))", ", wake")
@@ -44,7 +45,7 @@ fn append(s: &str, notify: bool) -> String {
         ("", "")
     };
     format!(
-        "WITH locked AS (SELECT count(pg_advisory_xact_lock(k)) AS n FROM unnest($9::bigint[]) AS k),
+        "WITH locked AS (SELECT count(pg_advisory_xact_lock_shared(k)) AS n FROM unnest($9::bigint[]) AS k),
               cur AS (SELECT coalesce(max(version), 0) AS v FROM {s}.es_events WHERE stream_id = $1),
               ok AS (SELECT v FROM cur, locked WHERE $2::bigint IS NULL OR v = $2::bigint){notify_cte}
          INSERT INTO {s}.es_events
@@ -160,15 +161,6 @@ impl Statements {
         format!(
             "SELECT stream_id, version, tx_id, global_position, event_type FROM {s}.es_events
              WHERE (tx_id, global_position) > ($1::text::xid8, $2::bigint) AND {clause} LIMIT 1"
-        )
-    }
-
-    /// Locks the whole table against inserts until the commit: for a condition with an item
-    /// without tags, which no tag lock covers.
-    pub(crate) fn lock_table(&self) -> String {
-        format!(
-            "LOCK TABLE {}.es_events IN SHARE ROW EXCLUSIVE MODE",
-            self.schema
         )
     }
 

@@ -2,6 +2,7 @@
 
 use crate::classify::store_error;
 use crate::error::ConnectError;
+use crate::locks;
 use crate::row::TxId;
 use crate::row::{decode, decode_replayed};
 use crate::schema::SchemaName;
@@ -428,17 +429,6 @@ impl PgStore {
             .collect()
     }
 
-    /// The advisory lock keys of `tags` in this store's schema, sorted and distinct (so every
-    /// writer takes them in one order, and two writers never wait for each other in a cycle).
-    fn lock_keys<'t>(&self, tags: impl Iterator<Item = &'t String>) -> Vec<i64> {
-        let mut keys: Vec<i64> = tags
-            .map(|tag| tag_lock_key(self.shared.schema.as_str(), tag))
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
-        keys
-    }
-
     /// [`EventStore::append_streams`] in one transaction: lock, check, insert, commit.
     async fn append_streams_once(
         &self,
@@ -446,34 +436,28 @@ impl PgStore {
         condition: Option<&AppendCondition>,
     ) -> Result<Vec<AppendResult>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        // The locks first, while the transaction has no id yet: the tags of the condition's items
-        // and of every new event. An item without tags is covered by no tag lock: lock the table.
-        let mut tags: Vec<&String> = appends
-            .iter()
-            .flat_map(|a| &a.events)
-            .flat_map(|e| &e.tags)
-            .collect();
-        let mut lock_table = false;
-        if let Some(condition) = condition {
-            for item in &condition.fail_if_events_match.items {
-                lock_table |= item.tags.is_empty();
-                tags.extend(&item.tags);
+        // The locks first, while the transaction has no id yet (see `locks`).
+        let schema = self.shared.schema.as_str();
+        let events = appends.iter().flat_map(|a| &a.events);
+        let (keys, exclusive) = match condition {
+            Some(condition) => {
+                locks::condition_keys(schema, events, &condition.fail_if_events_match)
             }
-        }
-        if lock_table {
-            sqlx::query(AssertSqlSafe(self.shared.sql.lock_table()))
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-        }
-        let keys = self.lock_keys(tags.into_iter());
-        if !keys.is_empty() {
-            sqlx::query("SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) AS k")
-                .bind(&keys[..])
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-        }
+            None => {
+                let keys = locks::append_keys(schema, events);
+                let shared = vec![false; keys.len()];
+                (keys, shared)
+            }
+        };
+        sqlx::query(
+            "SELECT count(CASE WHEN x THEN pg_advisory_xact_lock(k) ELSE pg_advisory_xact_lock_shared(k) END)
+             FROM unnest($1::bigint[], $2::bool[]) AS l(k, x)",
+        )
+        .bind(&keys[..])
+        .bind(&exclusive[..])
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
         // A fresh snapshot (READ COMMITTED), taken after the locks: every event of a writer that
         // held one of them has committed and is visible.
         if let Some(condition) = condition {
@@ -660,7 +644,7 @@ impl PgStore {
             .iter()
             .map(|e| tags_to_json(&e.tags))
             .collect::<Result<Vec<_>, _>>()?;
-        let keys = self.lock_keys(events.iter().flat_map(|e| &e.tags));
+        let keys = locks::append_keys(self.shared.schema.as_str(), events.iter());
         let (text, channel) = if self.shared.notify {
             (&self.shared.sql.append_notify, Some(self.notify_channel()))
         } else {
@@ -795,17 +779,6 @@ fn is_unique_violation(error: &(dyn std::error::Error + Send + Sync + 'static)) 
         current = e.source();
     }
     false
-}
-
-/// The advisory lock key of a tag in a schema: 64 bits of FNV-1a over both (stable across
-/// processes and versions; a collision only makes two unrelated writers wait for each other).
-fn tag_lock_key(schema: &str, tag: &str) -> i64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in schema.bytes().chain([0]).chain(tag.bytes()) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    i64::from_ne_bytes(hash.to_ne_bytes())
 }
 
 /// A time clamped into what `timestamptz` holds (4713 BC to 294276 AD): every recorded time is

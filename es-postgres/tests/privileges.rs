@@ -8,6 +8,7 @@
 mod common;
 
 use async_trait::async_trait;
+use es_core::dcb::{AppendCondition, Query, QueryItem, StreamAppend};
 use es_core::{
     Checkpoint, CheckpointStore, ErrorPolicy, EventHandler, EventStore, ExpectedVersion,
     HandlerError, NewEvent, Position, Projection, ProjectionRunner, ReadAll, RecordedEvent,
@@ -253,6 +254,7 @@ async fn the_granted_role_runs_every_part_of_the_store() {
     assert_eq!(log, stream);
     assert_eq!(app.stream_version(&s).await.unwrap(), Version(4));
     let head = log[3].meta.checkpoint();
+
     let from_now = app.head_checkpoint().await.unwrap();
     assert!(from_now >= head, "{from_now:?}");
     let later: Vec<_> = app
@@ -320,6 +322,41 @@ async fn the_granted_role_runs_every_part_of_the_store() {
         .await;
     handle.stop().await.unwrap();
     assert_eq!(seen(&app).await, 4);
+
+    // Tagged events, reads by query and conditional multi-stream appends (every lock mode).
+    let tagged = |n: i64| deposit(n).with_tags([format!("deposit:{n}")]);
+    let t = StreamId::new("acc-2").unwrap();
+    for query in [
+        Query::item(QueryItem::new().tags(["deposit:5"])),
+        Query::item(QueryItem::new().types(["nothing.yet"])),
+        Query::all(),
+    ] {
+        let after = app
+            .read_all(ReadAll::new())
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap()
+            .last()
+            .map(|e| e.meta.checkpoint());
+        let n = i64::try_from(app.stream_version(&t).await.unwrap().0).unwrap() + 5;
+        app.append_streams(
+            vec![StreamAppend::new(
+                t.clone(),
+                ExpectedVersion::Any,
+                vec![tagged(n)],
+            )],
+            Some(AppendCondition::new(query, after)),
+        )
+        .await
+        .expect("a conditional append as the application role");
+    }
+    let by_tag: Vec<_> = app
+        .read_all(ReadAll::new().matching(Query::item(QueryItem::new().tags(["deposit:5"]))))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(by_tag.len(), 1);
+    assert_eq!(by_tag[0].meta.tags, ["deposit:5"]);
 
     drop(wake);
     app.close().await;
