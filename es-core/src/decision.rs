@@ -75,10 +75,20 @@ use tracing::Instrument;
 /// A state a decision is built from: a `Default` struct with `#[event_handler]` apply methods.
 /// Its query item takes the event types of its methods ([`EventHandler::event_types`]) and the
 /// tags the command names for it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a decision state",
+    label = "`{Self}` needs `Default` and an `#[event_handler]` impl block with its apply methods",
+    note = "a decision state is built like an aggregate: `#[derive(Default)] struct {Self} {{ ... }}` and `#[event_handler] impl {Self} {{ fn ...(&mut self, event: &SomeEvent) {{ ... }} }}`; the events it reads are the types those methods take"
+)]
 pub trait DecisionState: EventHandler<()> + Default + Send + Sync {}
 impl<T: EventHandler<()> + Default + Send + Sync> DecisionState for T {}
 
 /// The states of a decision: a tuple of one to four [`DecisionState`]s.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a tuple of decision states",
+    label = "write the states as a tuple of one to four decision states",
+    note = "e.g. `type States = (Course,);` or `type States = (Course, Student);`, each a `Default` struct with an `#[event_handler]` impl"
+)]
 pub trait StateSet: Sized + Send + Sync {
     /// The tags of each state: a tuple of `Vec<String>` of the same arity.
     type Tags: Send;

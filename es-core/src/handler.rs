@@ -72,6 +72,11 @@ impl HandlerError {
 /// # });
 /// ```
 #[async_trait]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not handle events with the context `{Ctx}`",
+    label = "`{Self}` has no `#[event_handler]` impl block for this context",
+    note = "add `#[event_handler] impl {Self} {{ fn ...(&mut self, event: &SomeEvent) {{ ... }} }}` (a context parameter `&mut Ctx` makes it a handler for that context only), or implement `EventHandler` by hand"
+)]
 pub trait EventHandler<Ctx: Send + ?Sized = ()>: Send {
     /// The stored type names (with aliases) this handler takes; used to filter `read_all`.
     fn event_types(&self) -> Vec<&'static str>;
