@@ -3,6 +3,7 @@
 //! store's "stored events are immutable" (or "versions are contiguous") error, and the stored
 //! events read back exactly as before.
 
+use es_core::dcb::{Query, QueryItem};
 use es_core::{EventStore, ExpectedVersion, NewEvent, ReadAll, RecordedEvent, StreamId, Version};
 use es_sqlite::SqliteStore;
 use futures::TryStreamExt;
@@ -325,5 +326,62 @@ async fn the_store_still_appends_batches_and_retries_after_the_triggers() {
         .unwrap_err();
     assert!(stale.is_conflict(), "{stale}");
     assert_eq!(read_back(&store).await[..3], before[..]);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn the_tag_index_cannot_be_forged_changed_or_emptied() {
+    let dir = TempDir::new();
+    let store = SqliteStore::open(dir.0.join("app.db")).await.unwrap();
+    let s = StreamId::new("course-c1").unwrap();
+    store
+        .append(
+            &s,
+            ExpectedVersion::NoStream,
+            vec![NewEvent::raw("t.happened", 1, json!({})).with_tags(["course:c1"])],
+        )
+        .await
+        .unwrap();
+    let by_tag = |tag: &'static str| {
+        let store = store.clone();
+        async move {
+            let query = Query::item(QueryItem::new().tags([tag]));
+            store
+                .read_all(ReadAll::new().matching(query))
+                .try_collect::<Vec<_>>()
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(by_tag("course:c1").await, 1);
+    for sql in [
+        // A tag the event does not have, a repeated one, and a REPLACE of the stored one.
+        "INSERT INTO es_event_tags (tag, position) VALUES ('course:c2', 1)",
+        "INSERT INTO es_event_tags (tag, position) VALUES ('course:c1', 1)",
+        "INSERT OR REPLACE INTO es_event_tags (tag, position) VALUES ('course:c1', 1)",
+        "INSERT OR IGNORE INTO es_event_tags (tag, position) VALUES ('course:c2', 1)",
+        "UPDATE es_event_tags SET tag = 'course:c2'",
+        "DELETE FROM es_event_tags",
+    ] {
+        let error = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(store.pool())
+            .await
+            .expect_err(sql)
+            .to_string();
+        assert!(error.contains(IMMUTABLE), "{sql}: {error}");
+    }
+    assert_eq!(by_tag("course:c1").await, 1);
+    assert_eq!(by_tag("course:c2").await, 0);
+    // Tags that are not a JSON array of strings cannot be inserted either.
+    let error = sqlx::query(
+        "INSERT INTO es_events (event_id, stream_id, version, event_type, schema_version, payload, metadata, recorded_at, tags)
+         VALUES ('00000000-0000-0000-0000-000000000001', 'x', 1, 't', 1, '{}', '{}', 1, 'not json')",
+    )
+    .execute(store.pool())
+    .await
+    .expect_err("malformed tags")
+    .to_string();
+    assert!(error.contains("malformed JSON"), "{error}");
     store.close().await;
 }
