@@ -2,6 +2,7 @@
 //! concurrency.
 
 use crate::aggregate::{Aggregate, Handle};
+use crate::dcb::StreamAppend;
 use crate::envelope::{AppendedEvent, EventEnvelope, NewEvent};
 use crate::error::{ExecuteError, RepositoryError, StoreError};
 use crate::event::DomainEvent;
@@ -381,6 +382,156 @@ where
         self.execute_inner(id, Some(command_id), command, metadata)
             .instrument(span)
             .await
+    }
+
+    /// Executes one command on each of several aggregates and stores all their events in one
+    /// transaction ([`EventStore::append_streams`]), each stream guarded by the version its
+    /// aggregate was loaded at: all or nothing. If any aggregate rejects its command, nothing is
+    /// stored; if another writer changed any of the streams meanwhile, every aggregate is loaded
+    /// again and decides again (at most `max_retries` times more), like [`execute`](Self::execute).
+    /// Returns one [`Executed`] per aggregate, in order. A transfer between two accounts:
+    ///
+    /// ```
+    /// # use es_core::{Aggregate, Event, Handle, MemoryStore, Repository};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Debug, Clone, Serialize, Deserialize)]
+    /// # struct Moved { amount: i64 }
+    /// # impl Event for Moved { const NAME: &'static str = "account.moved"; }
+    /// # #[derive(Default)]
+    /// # struct Account { balance: i64 }
+    /// # impl Aggregate for Account {
+    /// #     const NAME: &'static str = "account";
+    /// #     type Event = Moved;
+    /// #     fn apply(&mut self, e: &Moved) { self.balance += e.amount }
+    /// # }
+    /// #[derive(Clone)]
+    /// struct Move(i64); // negative: out of the account
+    /// # impl Handle<Move> for Account {
+    /// #     type Error = String;
+    /// #     async fn handle(&self, cmd: Move) -> Result<Vec<Moved>, String> {
+    /// #         if self.balance + cmd.0 < 0 { return Err("insufficient funds".into()) }
+    /// #         Ok(vec![Moved { amount: cmd.0 }])
+    /// #     }
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let accounts = Repository::<Account, _>::new(MemoryStore::new());
+    /// accounts.execute("alice", Move(50)).await.unwrap();
+    /// accounts.execute_together([("alice", Move(-30)), ("bob", Move(30))]).await.unwrap();
+    /// let refused = accounts.execute_together([("alice", Move(-30)), ("bob", Move(30))]).await;
+    /// assert!(refused.is_err()); // alice has 20: nothing of either side is stored
+    /// assert_eq!(accounts.load("alice").await.unwrap().balance, 20);
+    /// assert_eq!(accounts.load("bob").await.unwrap().balance, 30);
+    /// # });
+    /// ```
+    pub async fn execute_together<'i, C, I>(
+        &self,
+        commands: I,
+    ) -> Result<Vec<Executed>, ExecuteError<A::Error>>
+    where
+        A: Handle<C>,
+        C: Clone + Send,
+        I: IntoIterator<Item = (&'i str, C)>,
+    {
+        self.execute_together_with(commands, Metadata::default())
+            .await
+    }
+
+    /// Like [`execute_together`](Self::execute_together), storing `metadata` with every event.
+    pub async fn execute_together_with<'i, C, I>(
+        &self,
+        commands: I,
+        metadata: Metadata,
+    ) -> Result<Vec<Executed>, ExecuteError<A::Error>>
+    where
+        A: Handle<C>,
+        C: Clone + Send,
+        I: IntoIterator<Item = (&'i str, C)>,
+    {
+        let commands: Vec<(StreamId, C)> = commands
+            .into_iter()
+            .map(|(id, command)| Ok((Self::stream_id(id)?, command)))
+            .collect::<Result<_, RepositoryError>>()?;
+        let span = tracing::debug_span!(
+            "es.execute_together",
+            aggregate = A::NAME,
+            aggregates = commands.len()
+        );
+        async {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let mut decided = Vec::with_capacity(commands.len());
+                for (stream, command) in &commands {
+                    let Loaded { mut state, version } =
+                        self.load_stream(stream, Until::Head).await?;
+                    let events = state
+                        .handle(command.clone())
+                        .await
+                        .map_err(ExecuteError::Rejected)?;
+                    let batch = events
+                        .iter()
+                        .map(|event| {
+                            NewEvent::from_event(event, metadata.clone()).map_err(|source| {
+                                ExecuteError::Encode {
+                                    event_type: event.event_type(),
+                                    source,
+                                }
+                            })
+                        })
+                        .collect::<Result<Vec<_>, ExecuteError<A::Error>>>()?;
+                    for event in &events {
+                        state.apply(event);
+                    }
+                    decided.push((stream.clone(), version, batch, state));
+                }
+                let appends = decided
+                    .iter()
+                    .map(|(stream, version, batch, _)| {
+                        StreamAppend::new(
+                            stream.clone(),
+                            ExpectedVersion::at(*version),
+                            batch.clone(),
+                        )
+                    })
+                    .collect();
+                match self.store.append_streams(appends, None).await {
+                    Ok(results) => {
+                        let mut executed = Vec::with_capacity(results.len());
+                        for ((stream, version, _, state), result) in
+                            decided.into_iter().zip(results)
+                        {
+                            let new_version = result.last_version().unwrap_or(version);
+                            self.maybe_snapshot(&stream, &state, version, new_version)
+                                .await;
+                            if let Some(cache) = &self.cache {
+                                // Its cached state, if any, is older now.
+                                let _ = cache.take(&stream);
+                            }
+                            executed.push(Executed {
+                                stream_id: stream,
+                                version: new_version,
+                                events: result.events,
+                                attempts: attempt,
+                                already_applied: false,
+                            });
+                        }
+                        return Ok(executed);
+                    }
+                    Err(error @ StoreError::Conflict { .. }) => {
+                        if attempt > self.max_retries {
+                            return Err(ExecuteError::Conflict {
+                                attempts: attempt,
+                                source: error,
+                            });
+                        }
+                        tracing::debug!(attempt, %error, "concurrent write, retrying");
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+            }
+        }
+        .instrument(span)
+        .await
     }
 
     async fn execute_inner<C>(

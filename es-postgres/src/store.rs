@@ -501,9 +501,13 @@ impl PgStore {
                 });
             }
         }
-        let mut results = Vec::with_capacity(appends.len());
-        for append in appends {
-            results.push(self.insert_in(&mut tx, append).await?);
+        // Streams in one order for every writer: two transactions inserting into the same streams
+        // in opposite orders would each wait for the other's uncommitted version.
+        let mut order: Vec<usize> = (0..appends.len()).collect();
+        order.sort_by(|&a, &b| appends[a].stream.as_str().cmp(appends[b].stream.as_str()));
+        let mut results = vec![AppendResult::default(); appends.len()];
+        for i in order {
+            results[i] = self.insert_in(&mut tx, &appends[i]).await?;
         }
         tx.commit().await.map_err(store_error)?;
         Ok(results)

@@ -80,6 +80,21 @@ impl Account {
     fn deposit_ones(&self, cmd: DepositOnes) -> Result<Vec<Deposited>, std::convert::Infallible> {
         Ok((0..cmd.0).map(|_| Deposited { amount: 1 }).collect())
     }
+
+    fn transfer(&self, cmd: Leg) -> Result<AccountEvent, InsufficientFunds> {
+        match cmd {
+            Leg::Out(amount) if self.balance < amount => Err(InsufficientFunds),
+            Leg::Out(amount) => Ok(Withdrawn { amount }.into()),
+            Leg::In(amount) => Ok(Deposited { amount }.into()),
+        }
+    }
+}
+
+/// One side of a transfer between two accounts.
+#[derive(Clone)]
+enum Leg {
+    Out(i64),
+    In(i64),
 }
 
 /// A real store plus a competing writer: before each of the first `races` appends it lets a
@@ -327,6 +342,7 @@ on_every_store!(
     a_conflict_rechecks_whether_the_command_was_applied,
     a_concurrent_call_storing_first_is_reported_as_applied,
     a_command_that_decided_nothing_is_decided_again,
+    transfers_store_both_sides_or_neither,
 );
 
 /// The withdrawals of `id`'s history, with their causation ids.
@@ -769,6 +785,108 @@ async fn a_no_op_on_a_stale_cached_state_reports_the_current_version<S: TestStor
     let done = cached.execute("a", DepositOnes(0)).await.unwrap();
     assert!(done.events.is_empty());
     assert_eq!(done.version, Version(4));
+}
+
+/// `execute_together`: both sides of a transfer are stored in one transaction, guarded by each
+/// account's version; a rejection on one side stores neither; under concurrent transfers and
+/// plain deposits (which make the guards conflict) money is never created, lost or overdrawn.
+async fn transfers_store_both_sides_or_neither<S: TestStore>(store: S) {
+    let accounts = Repository::<Account, _>::new(store.clone()).with_max_retries(10_000);
+    accounts.execute("a", Deposit(100)).await.unwrap();
+    accounts.execute("b", Deposit(100)).await.unwrap();
+    let done = accounts
+        .execute_together([("a", Leg::Out(30)), ("b", Leg::In(30))])
+        .await
+        .unwrap();
+    assert_eq!(
+        done.iter().map(|e| e.version).collect::<Vec<_>>(),
+        [Version(2), Version(2)]
+    );
+    let refused = accounts
+        .execute_together([("a", Leg::Out(500)), ("b", Leg::In(500))])
+        .await
+        .unwrap_err();
+    assert_eq!(refused.rejection(), Some(&InsufficientFunds));
+    let version = |id: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .stream_version(&StreamId::new(format!("account-{id}")).unwrap())
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        (version("a").await, version("b").await),
+        (Version(2), Version(2)),
+        "neither side stored"
+    );
+
+    let mut writers = Vec::new();
+    for w in 0..4usize {
+        let accounts = accounts.clone();
+        writers.push(tokio::spawn(async move {
+            let (mut moved, mut refused) = (0, 0);
+            for n in 0..20usize {
+                let amount = i64::try_from(1 + (w * 7 + n * 13) % 40).unwrap();
+                let (from, to) = if (w + n) % 2 == 0 {
+                    ("a", "b")
+                } else {
+                    ("b", "a")
+                };
+                if n % 5 == 0 {
+                    accounts.execute(from, Deposit(0)).await.unwrap();
+                }
+                match accounts
+                    .execute_together([(from, Leg::Out(amount)), (to, Leg::In(amount))])
+                    .await
+                {
+                    Ok(_) => moved += 1,
+                    Err(e) if e.rejection().is_some() => refused += 1,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            (moved, refused)
+        }));
+    }
+    let mut moved = 0;
+    for writer in writers {
+        moved += writer.await.unwrap().0;
+    }
+    assert!(moved > 0);
+    let (a, b) = (
+        accounts.load("a").await.unwrap(),
+        accounts.load("b").await.unwrap(),
+    );
+    assert_eq!(a.balance + b.balance, 200, "no money created or lost");
+    for id in ["a", "b"] {
+        let mut balance = 0;
+        for event in accounts.history(id).await.unwrap() {
+            match event.event {
+                AccountEvent::Deposited(d) => balance += d.amount,
+                AccountEvent::Withdrawn(w) => balance -= w.amount,
+            }
+            assert!(
+                balance >= 0,
+                "{id} overdrawn at version {}",
+                event.meta.version
+            );
+        }
+    }
+    // Every transfer stored both sides: as many withdrawals in one as deposits of transfers in the other.
+    let legs = |id: &'static str| {
+        let accounts = accounts.clone();
+        async move {
+            accounts
+                .history(id)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|e| matches!(e.event, AccountEvent::Withdrawn(_)))
+                .count()
+        }
+    };
+    assert_eq!(legs("a").await + legs("b").await, 1 + moved);
 }
 
 async fn cached_and_plain_writers_together_lose_nothing<S: TestStore>(store: S) {
