@@ -10,7 +10,8 @@
 //! Without `DATABASE_URL` the events live in an embedded SQLite file; with it, in PostgreSQL
 //! (schema `bank_example`). Nothing else changes: the application code is generic over the store.
 //! Every run opens the accounts if needed, deposits and withdraws (one withdrawal is rejected for
-//! insufficient funds), prints the balances, one account's state as of an earlier version, the
+//! insufficient funds), transfers between accounts (both sides in one transaction, or neither when
+//! the sender lacks the funds), prints the balances, one account's state as of an earlier version, the
 //! account's history, and the balances read model. A second run continues from the stored events.
 
 use es_core::prelude::*;
@@ -105,6 +106,14 @@ struct Withdraw {
     amount: i64,
 }
 
+/// One side of a transfer between two accounts, executed together with the other side (see
+/// `Repository::execute_together`): both are stored in one transaction, or neither.
+#[derive(Debug, Clone)]
+enum TransferLeg {
+    Out(i64),
+    In(i64),
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 enum AccountError {
     #[error("the account is already open")]
@@ -155,6 +164,13 @@ impl Account {
             });
         }
         Ok(Withdrawn { amount: cmd.amount })
+    }
+
+    fn transfer(&self, cmd: TransferLeg) -> Result<AccountEvent, AccountError> {
+        match cmd {
+            TransferLeg::Out(amount) => self.withdraw(Withdraw { amount }).map(Into::into),
+            TransferLeg::In(amount) => self.deposit(Deposit { amount }).map(Into::into),
+        }
     }
 }
 
@@ -380,6 +396,23 @@ where
         Err(ExecuteError::Rejected(e)) => println!("bob's withdrawal of 80 was rejected: {e}"),
         Ok(_) => println!("bob withdrew 80"),
         Err(e) => return Err(e.into()),
+    }
+
+    // A transfer: both accounts' events in one transaction, each guarded by its version.
+    for (from, to, amount) in [("alice", "bob", 10), ("bob", "alice", 1000)] {
+        let legs = [
+            (from, TransferLeg::Out(amount)),
+            (to, TransferLeg::In(amount)),
+        ];
+        match accounts.execute_together_with(legs, by("teller")).await {
+            Ok(_) => println!("transferred {amount} from {from} to {to}"),
+            Err(ExecuteError::Rejected(e)) => {
+                println!(
+                    "transfer of {amount} from {from} to {to} refused, neither side stored: {e}"
+                )
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 
     println!("\nbalances:");

@@ -58,14 +58,24 @@ fn bank_runs_twice_and_continues() {
         first.contains("bob's withdrawal of 80 was rejected"),
         "{first}"
     );
-    assert!(first.contains("account-alice      70"), "{first}");
+    assert!(
+        first.contains("transferred 10 from alice to bob"),
+        "{first}"
+    );
+    assert!(
+        first.contains("transfer of 1000 from bob to alice refused, neither side stored"),
+        "{first}"
+    );
+    // alice 100 - 30 - 10, bob 50 + 10.
+    assert!(first.contains("account-alice      60"), "{first}");
+    assert!(first.contains("account-bob        60"), "{first}");
 
     let second = run("bank", &db);
     assert!(second.contains("account alice is already open"), "{second}");
-    // 70 + 100 - 30; bob had 50 + 50 and could withdraw 80 this time.
-    assert!(second.contains("alice     140 EUR"), "{second}");
-    assert!(second.contains("account-alice     140"), "{second}");
-    assert!(second.contains("account-bob        20"), "{second}");
+    // alice 60 + 100 - 30 - 10; bob had 60 + 50 and could withdraw 80 this time, then got 10.
+    assert!(second.contains("alice     120 EUR"), "{second}");
+    assert!(second.contains("account-alice     120"), "{second}");
+    assert!(second.contains("account-bob        40"), "{second}");
     std::fs::remove_dir_all(dir).expect("remove the temporary directory");
 }
 
