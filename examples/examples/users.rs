@@ -7,10 +7,15 @@
 //! cargo run -p examples --example users -- --db my.db
 //! ```
 //!
+//! User names are unique across users: claiming one is a decision across streams (dynamic
+//! consistency boundary) over the name's tag, enforced even when eight users race for one name.
+//!
 //! Commands run with metadata: the actor (who), a correlation id that ties together the events of
 //! one request, and a free `reason` key (why). The audit projection writes one row per event into a
 //! table of the same SQLite file, exactly once; the listing at the end is a query of that table.
 
+use es_core::dcb::tag;
+use es_core::decision::{Decision, Decisions};
 use es_core::prelude::*;
 use es_core::{Projection, ProjectionRunner, RunnerState, SubscriptionBuilder};
 use es_sqlite::{SqliteStore, SqliteTx};
@@ -121,6 +126,60 @@ impl User {
                 display_name,
             }),
         )
+    }
+}
+
+// ---- unique user names, across users (a dynamic consistency boundary) --------------------------
+
+/// A user name taken by a user. Tagged with the name, so a decision can read exactly the claims
+/// of one name, whichever user's stream they are in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DomainEvent)]
+#[event(name = "user.name_claimed")]
+struct NameClaimed {
+    #[tag("username")]
+    username: String,
+    user: String,
+}
+
+/// Who holds a name: built from its claims.
+#[derive(Debug, Default)]
+struct Name {
+    holder: Option<String>,
+}
+
+#[event_handler]
+impl Name {
+    fn claimed(&mut self, e: &NameClaimed) {
+        self.holder.get_or_insert_with(|| e.user.clone());
+    }
+}
+
+struct ClaimName {
+    username: String,
+    user: String,
+}
+
+impl Decision for ClaimName {
+    type States = (Name,);
+    type Event = NameClaimed;
+    type Error = String;
+
+    fn tags(&self) -> (Vec<String>,) {
+        (vec![tag("username", &self.username)],)
+    }
+
+    fn stream(&self, _: &NameClaimed) -> String {
+        format!("username-{}", self.username)
+    }
+
+    fn decide(&self, (name,): &(Name,)) -> Result<Vec<NameClaimed>, String> {
+        match &name.holder {
+            Some(holder) => Err(format!("the name {} is taken by {holder}", self.username)),
+            None => Ok(vec![NameClaimed {
+                username: self.username.clone(),
+                user: self.user.clone(),
+            }]),
+        }
     }
 }
 
@@ -328,6 +387,38 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(ExecuteError::Rejected(e)) => println!("ada's update rejected: {e}"),
         other => return Err(format!("a bad email must be rejected, got {other:?}").into()),
     }
+
+    // User names are unique across users: a claim reads the name's claims and is stored only if
+    // none appeared meanwhile. Eight users race for one name; exactly one gets it.
+    let names = Decisions::new(store.clone()).with_max_retries(100);
+    let claim = |username: &str, user: &str| ClaimName {
+        username: username.into(),
+        user: user.into(),
+    };
+    let lovelace = format!("lovelace-{run}");
+    names.execute(claim(&lovelace, &ada)).await?;
+    match names.execute(claim(&lovelace, &grace)).await {
+        Err(e) if e.rejection().is_some() => {
+            println!(
+                "{grace} cannot take the user name: {}",
+                e.rejection().map_or("", |r| r.as_str())
+            )
+        }
+        other => return Err(format!("a taken name must be refused, got {other:?}").into()),
+    }
+    let contested = format!("hopper-{run}");
+    let mut racers = Vec::new();
+    for n in 0..8 {
+        let (names, claim) = (names.clone(), claim(&contested, &format!("racer-{n}")));
+        racers.push(tokio::spawn(
+            async move { names.execute(claim).await.is_ok() },
+        ));
+    }
+    let mut winners = 0;
+    for racer in racers {
+        winners += usize::from(racer.await?);
+    }
+    println!("8 users raced for the user name {contested}: {winners} got it");
 
     let head = store.head_position().await?;
     audit

@@ -105,7 +105,13 @@ fn users_audit_lists_who_changed_what() {
         first.contains("welcome mails sent this run: ada@example.com, grace@example.org"),
         "{first}"
     );
+    assert!(
+        first.contains("cannot take the user name: the name lovelace-"),
+        "{first}"
+    );
+    assert!(first.contains(": 1 got it"), "{first}");
     let second = run("users", &db);
+    assert!(second.contains(": 1 got it"), "{second}");
     // Four changes per run (the no-op update records nothing, the bad email is rejected).
     assert_eq!(second.matches(" sign-up ").count(), 4, "{second}");
     assert_eq!(
