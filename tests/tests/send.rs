@@ -112,6 +112,9 @@ where
 {
     let id = stream();
     send(store.append(&id, ExpectedVersion::Any, vec![event()]));
+    let append = es_core::dcb::StreamAppend::new(id.clone(), ExpectedVersion::Any, vec![event()]);
+    let condition = es_core::dcb::AppendCondition::new(es_core::dcb::Query::all(), None);
+    send(store.append_streams(vec![append], Some(condition)));
     send(store.read_stream(&id, Version(0)));
     send(store.replay_stream(&id, Version(0)));
     send(store.read_all(ReadAll::new()));
@@ -146,7 +149,33 @@ where
     send(repository.history("1"));
     send(repository.execute("1", Add(1)));
     send(repository.execute_with("1", Add(1), Metadata::default()));
+    send(repository.execute_together([("1", Add(1)), ("2", Add(2))]));
+    send(repository.execute_together_with([("1", Add(1))], Metadata::default()));
+    let decisions = es_core::decision::Decisions::new(repository.store().clone());
+    send(decisions.states(&Claim));
+    send(decisions.execute(Claim));
+    send(decisions.execute_with(Claim, Metadata::default()));
+    send(decisions.execute_idempotent(uuid::Uuid::nil(), Claim, Metadata::default()));
+    spawnable(async move { decisions.execute(Claim).await });
     spawnable(async move { repository.execute("1", Add(1)).await });
+}
+
+/// A decision over the counter (an aggregate's `#[event_handler]` state serves as a decision state).
+struct Claim;
+
+impl es_core::decision::Decision for Claim {
+    type States = (Counter,);
+    type Event = Added;
+    type Error = std::convert::Infallible;
+    fn tags(&self) -> (Vec<String>,) {
+        (vec!["counter:1".into()],)
+    }
+    fn stream(&self, _: &Added) -> String {
+        "counter-1".into()
+    }
+    fn decide(&self, _: &(Counter,)) -> Result<Vec<Added>, Self::Error> {
+        Ok(vec![Added { n: 1 }])
+    }
 }
 
 /// The projection store's methods over any store.
