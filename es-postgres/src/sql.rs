@@ -73,7 +73,8 @@ pub(crate) fn query_clause(query: &es_core::dcb::Query, mut next: impl FnMut() -
                 parts.push(format!("event_type = ANY(${}::text[])", next()));
             }
             if !item.tags.is_empty() {
-                parts.push(format!("tags @> ${}::text[]", next()));
+                // `tags <> '{}'` lets the planner use the partial GIN index of tagged events.
+                parts.push(format!("tags <> '{{}}' AND tags @> ${}::text[]", next()));
             }
             if parts.is_empty() {
                 "true".to_owned()
@@ -158,9 +159,14 @@ impl Statements {
             n += 1;
             n
         });
+        // Materialized: planned for all its rows, so PostgreSQL takes the tag index; planned for
+        // `LIMIT 1` alone it expects an early hit and scans the whole table when there is none
+        // (the usual case: a condition that holds).
         format!(
-            "SELECT stream_id, version, tx_id, global_position, event_type FROM {s}.es_events
-             WHERE (tx_id, global_position) > ($1::text::xid8, $2::bigint) AND {clause} LIMIT 1"
+            "WITH m AS MATERIALIZED (
+                 SELECT stream_id, version, tx_id, global_position, event_type FROM {s}.es_events
+                 WHERE (tx_id, global_position) > ($1::text::xid8, $2::bigint) AND {clause})
+             SELECT * FROM m LIMIT 1"
         )
     }
 
