@@ -24,7 +24,7 @@ pub trait ApplyEach<S: ?Sized> {
 #[diagnostic::on_unimplemented(
     message = "`{E}` is not an event of `{Self}`, but the aggregate has an event handler for it",
     label = "the `#[event_handler]` impl of this aggregate handles `{E}`, which `{Self}` has no variant for",
-    note = "remove the handler of `{E}` from the `#[event_handler]` impl, or add a variant `{E}({E})` to `{Self}`"
+    note = "remove the handler of `{E}` from the `#[event_handler]` impl, or add a variant `{E}({E})` to `{Self}`; if `{Self}` has that variant, it lacks `#[derive(DomainEvent)]`"
 )]
 pub trait Contains<E> {}
 
@@ -40,7 +40,16 @@ pub trait AppliedEvents {
     type List;
 }
 
+/// The `AppliedEvents::List` of a read model's `#[event_handler]` block (a block whose methods
+/// are not all plain apply methods): it is no aggregate's apply block.
+pub struct ReadModelBlock;
+
 /// Every type of the type list is a variant of the set `S`.
+#[diagnostic::on_unimplemented(
+    message = "the `#[event_handler]` block of this aggregate is a read model's, not an apply block",
+    label = "its methods are not all plain apply methods",
+    note = "an aggregate's apply methods are all `fn name(&mut self, event: &Event)`: not `async`, no return type, no `&EventMeta`, no context parameter"
+)]
 pub trait AllIn<S: ?Sized> {}
 
 impl<S: ?Sized> AllIn<S> for () {}
@@ -51,9 +60,61 @@ impl<S: Contains<H> + ?Sized, H, T: AllIn<S>> AllIn<S> for (H, T) {}
 #[inline(always)]
 pub fn assert_all_in<L: AllIn<S>, S: ?Sized>() {}
 
-/// Compiles only when `T` is an event struct.
+/// Compiles only for [`EventStruct`]: called with `<T as VariantKind>::Kind` for every variant
+/// `T` of an event set, so another set as a variant fails with "sets do not nest".
 #[inline(always)]
-pub fn assert_event<T: crate::Event>() {}
+pub fn assert_event_struct<K: IsEventStruct + ?Sized>() {}
+
+/// What a type is when it appears as a variant of an event set.
+pub trait VariantKind {
+    /// [`EventStruct`] for an event, [`EventSet`] for an event set.
+    type Kind: ?Sized;
+}
+
+impl<T: crate::Event> VariantKind for T {
+    type Kind = EventStruct;
+}
+
+/// The [`VariantKind`] of an event struct.
+pub struct EventStruct;
+
+/// The [`VariantKind`] of the event set `S`.
+pub struct EventSet<S: ?Sized>(::core::marker::PhantomData<S>);
+
+/// Holds for [`EventStruct`] only: event sets do not nest.
+#[diagnostic::on_unimplemented(
+    message = "an event set cannot be a variant of another event set (`{Self}`)",
+    label = "this is an event set, not an event struct",
+    note = "event sets do not nest: list the events of the inner set as variants of this set (`Opened(Opened)`, ...), or handle the inner set where it is used"
+)]
+pub trait IsEventStruct {}
+
+impl IsEventStruct for EventStruct {}
+
+/// The `Ok` and `Err` types of a command handler's return type, for a return type written
+/// through an alias such as `Result<Withdrawn>` (with `type Result<T, E = MyError> = ...`).
+#[diagnostic::on_unimplemented(
+    message = "a command handler returns `Result<Events, Error>`, not `{Self}`",
+    label = "not a `Result`",
+    note = "write `-> Result<Event, YourError>` (`Vec<_>` for several events, `()` for none)"
+)]
+pub trait CommandResult {
+    /// The events decided.
+    type Ok;
+    /// Why the command is rejected.
+    type Err;
+    /// Splits the result.
+    fn into_result(self) -> Result<Self::Ok, Self::Err>;
+}
+
+impl<T, E> CommandResult for Result<T, E> {
+    type Ok = T;
+    type Err = E;
+    #[inline(always)]
+    fn into_result(self) -> Result<T, E> {
+        self
+    }
+}
 
 /// Applies an ignored event: nothing changes.
 #[inline(always)]
@@ -104,8 +165,159 @@ pub fn from_snapshot<T: DeserializeOwned>(state: Value) -> Option<Result<T, serd
     Some(serde_json::from_value(state))
 }
 
-/// Whether two events share a stored name or alias (evaluated at compile time for event sets).
-pub const fn names_overlap(
+/// The stored names of an event type, or of every variant of an event set: `(name, aliases)`
+/// per event. Lets the generated compile-time checks compare names without an item per pair.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an event",
+    label = "`{Self}` has no `#[derive(DomainEvent)]`",
+    note = "derive it: `#[derive(Serialize, Deserialize, DomainEvent)] struct {Self} {{ ... }}`"
+)]
+pub trait StoredNames {
+    /// One `(NAME, ALIASES)` per event.
+    const NAMES: &'static [(&'static str, &'static [&'static str])];
+}
+
+impl<T: crate::Event> StoredNames for T {
+    const NAMES: &'static [(&'static str, &'static [&'static str])] = &[(T::NAME, T::ALIASES)];
+}
+
+/// The compile-time check that a generic event set's variants have distinct stored names; its
+/// constant is evaluated when the set is used with concrete type arguments.
+pub trait DistinctNames {
+    /// Evaluating it fails the build when two variants share a stored name or alias.
+    const CHECK: ();
+}
+
+/// The first pair `(i, j)`, `i < j`, of groups that share a stored name or alias. One group is
+/// the names of one variant of a set, or of one handler of an `#[event_handler]` block.
+pub const fn first_overlap(
+    groups: &[&[(&'static str, &'static [&'static str])]],
+) -> Option<(usize, usize)> {
+    let mut j = 1;
+    while j < groups.len() {
+        let mut i = 0;
+        while i < j {
+            if groups_overlap(groups[i], groups[j]) {
+                return Some((i, j));
+            }
+            i += 1;
+        }
+        j += 1;
+    }
+    None
+}
+
+/// The first group `j` whose every event an earlier group already receives, with the first
+/// earlier group `i` that overlaps it: `(i, j)`. The handler of group `j` would never run (the
+/// first matching handler of an `#[event_handler]` block runs).
+pub const fn first_shadowed(
+    groups: &[&[(&'static str, &'static [&'static str])]],
+) -> Option<(usize, usize)> {
+    let mut j = 1;
+    while j < groups.len() {
+        let mut all_taken = true;
+        let mut first = usize::MAX;
+        let mut e = 0;
+        while e < groups[j].len() {
+            let entry: &[(&'static str, &'static [&'static str])] = &[groups[j][e]];
+            let mut taken = false;
+            let mut i = 0;
+            while i < j {
+                if groups_overlap(groups[i], entry) {
+                    taken = true;
+                    if i < first {
+                        first = i;
+                    }
+                }
+                i += 1;
+            }
+            if !taken {
+                all_taken = false;
+            }
+            e += 1;
+        }
+        if all_taken && first != usize::MAX {
+            return Some((first, j));
+        }
+        j += 1;
+    }
+    None
+}
+
+/// Whether `name` is a stored name (not an alias) of `group`.
+pub const fn has_name(group: &[(&'static str, &'static [&'static str])], name: &str) -> bool {
+    let mut i = 0;
+    while i < group.len() {
+        if str_eq(group[i].0, name) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+const fn groups_overlap(
+    a: &[(&'static str, &'static [&'static str])],
+    b: &[(&'static str, &'static [&'static str])],
+) -> bool {
+    let mut i = 0;
+    while i < a.len() {
+        let mut j = 0;
+        while j < b.len() {
+            if names_overlap(a[i].0, a[i].1, b[j].0, b[j].1) {
+                return true;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// A panic message assembled at compile time from fixed pieces and names (a constant cannot
+/// `format!`). Longer text is cut.
+pub struct ConstMessage {
+    bytes: [u8; 512],
+    len: usize,
+}
+
+impl ConstMessage {
+    /// Joins `parts`.
+    pub const fn new(parts: &[&str]) -> Self {
+        let mut out = ConstMessage {
+            bytes: [0; 512],
+            len: 0,
+        };
+        let mut p = 0;
+        while p < parts.len() {
+            let part = parts[p].as_bytes();
+            let mut i = 0;
+            // Cut only at a character boundary, so the text stays UTF-8.
+            while i < part.len() && out.len < out.bytes.len() - 4 {
+                out.bytes[out.len] = part[i];
+                out.len += 1;
+                i += 1;
+            }
+            while out.len > 0 && i < part.len() && (part[i] & 0xC0) == 0x80 {
+                out.len -= 1;
+                i -= 1;
+            }
+            p += 1;
+        }
+        out
+    }
+
+    /// The text.
+    pub const fn as_str(&self) -> &str {
+        match ::core::str::from_utf8(self.bytes.split_at(self.len).0) {
+            Ok(text) => text,
+            Err(_) => "(message cut)",
+        }
+    }
+}
+
+/// Whether two events share a stored name or alias.
+const fn names_overlap(
     a: &'static str,
     a_aliases: &[&'static str],
     b: &'static str,
@@ -152,7 +364,7 @@ const fn str_eq(a: &str, b: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::names_overlap;
+    use super::{ConstMessage, first_overlap, first_shadowed, names_overlap};
 
     #[test]
     fn overlap_by_name_and_alias() {
@@ -162,5 +374,37 @@ mod tests {
         assert!(names_overlap("a", &["b"], "b", &[]));
         assert!(names_overlap("a", &[], "b", &["a"]));
         assert!(!names_overlap("ab", &["x"], "a", &["y"]));
+    }
+
+    #[test]
+    fn first_overlapping_pair() {
+        const A: &[(&str, &[&str])] = &[("a", &[])];
+        const B: &[(&str, &[&str])] = &[("b", &["old"])];
+        const C: &[(&str, &[&str])] = &[("c", &[]), ("old", &[])];
+        assert_eq!(first_overlap(&[A, B]), None);
+        assert_eq!(first_overlap(&[A, B, C]), Some((1, 2)));
+        assert_eq!(first_overlap(&[A, B, A]), Some((0, 2)));
+    }
+
+    #[test]
+    fn shadowed_handlers() {
+        const SET: &[(&str, &[&str])] = &[("a", &[]), ("b", &[])];
+        const A: &[(&str, &[&str])] = &[("a", &[])];
+        const B: &[(&str, &[&str])] = &[("b", &[])];
+        // A set first: the event after it never runs.
+        assert_eq!(first_shadowed(&[SET, A]), Some((0, 1)));
+        // An event first, the set after it still gets the others.
+        assert_eq!(first_shadowed(&[A, SET]), None);
+        // Every event of the set handled before it.
+        assert_eq!(first_shadowed(&[A, B, SET]), Some((0, 2)));
+        assert_eq!(first_shadowed(&[A, B]), None);
+    }
+
+    #[test]
+    fn messages_are_joined_and_cut_on_a_char_boundary() {
+        assert_eq!(ConstMessage::new(&["a `", "B", "` c"]).as_str(), "a `B` c");
+        let long = "é".repeat(400);
+        let cut = ConstMessage::new(&[&long]);
+        assert!(cut.as_str().len() <= 508 && cut.as_str().chars().all(|c| c == 'é'));
     }
 }

@@ -138,6 +138,8 @@ pub(crate) struct Method {
     pub output: Option<Type>,
     pub has_type_generics: bool,
     pub sig_span: proc_macro2::Span,
+    /// The method's `#[cfg(...)]` attributes, repeated on everything generated for it.
+    pub cfgs: Vec<syn::Attribute>,
 }
 
 /// An impl block under an attribute macro.
@@ -223,6 +225,12 @@ impl Method {
             },
             has_type_generics,
             sig_span: sig.ident.span(),
+            cfgs: f
+                .attrs
+                .iter()
+                .filter(|a| a.path().is_ident("cfg"))
+                .cloned()
+                .collect(),
         }
     }
 }
