@@ -14,7 +14,14 @@ pub(crate) fn command_handler(args: TokenStream, item: ItemImpl) -> TokenStream 
     let mut errors = Errors::default();
     let imp = HandlerImpl::parse("command_handler", args, item, &mut errors);
     let methods = valid::command_handler(&imp, &mut errors);
-    let original = &imp.item;
+    // `#[command]` is this macro's own marker: the method is kept without it.
+    let mut original = imp.item.clone();
+    for item in &mut original.items {
+        if let syn::ImplItem::Fn(f) = item {
+            f.attrs.retain(|a| !a.path().is_ident("command"));
+        }
+    }
+    let original = &original;
     if let Err(error) = errors.finish() {
         let error = error.into_compile_error();
         return quote!(#original #error);
@@ -24,10 +31,21 @@ pub(crate) fn command_handler(args: TokenStream, item: ItemImpl) -> TokenStream 
     let (impl_generics, _, where_clause) = imp.item.generics.split_for_impl();
     let impls = methods.iter().map(|m| {
         let (ident, command, cfgs) = (&m.ident, &m.command, &m.cfgs);
+        let (unpack, args) = match &m.inline {
+            Some(inline) => {
+                let (name, fields) = (&inline.name, inline.fields.iter().map(|(f, _)| f));
+                let names = inline.fields.iter().map(|(f, _)| f);
+                (
+                    quote!(let #name { #(#fields),* } = command;),
+                    quote!(#(#names),*),
+                )
+            }
+            None => (TokenStream::new(), quote!(command)),
+        };
         let call = if m.is_async {
-            quote!(Self::#ident(self, command).await)
+            quote!(Self::#ident(self, #args).await)
         } else {
-            quote!(Self::#ident(self, command))
+            quote!(Self::#ident(self, #args))
         };
         let (ok, err, result) = match &m.output {
             CommandOutput::Split { ok, err } => (quote!(#ok), quote!(#err), call),
@@ -57,6 +75,7 @@ pub(crate) fn command_handler(args: TokenStream, item: ItemImpl) -> TokenStream 
                     &self,
                     command: #command,
                 ) -> ::core::result::Result<::std::vec::Vec<<Self as #krate::Aggregate>::Event>, #err> {
+                    #unpack
                     match #result {
                         ::core::result::Result::Ok(events) => ::core::result::Result::Ok(#into_events(events)),
                         ::core::result::Result::Err(error) => ::core::result::Result::Err(error),
@@ -65,8 +84,34 @@ pub(crate) fn command_handler(args: TokenStream, item: ItemImpl) -> TokenStream 
             }
         }
     });
+    let structs = methods.iter().filter_map(|m| {
+        let inline = m.inline.as_ref()?;
+        let (name, vis, docs, cfgs) = (&inline.name, &inline.vis, &inline.docs, &m.cfgs);
+        let doc = (docs.is_empty()).then(|| {
+            let text = format!(
+                "The command handled by `{}::{}`.",
+                valid::pretty(self_ty),
+                m.ident
+            );
+            quote!(#[doc = #text])
+        });
+        let fields = inline.fields.iter().map(|(field, ty)| {
+            let text = format!("`{field}` of `{}::{}`.", valid::pretty(self_ty), m.ident);
+            quote!(#[doc = #text] #vis #field: #ty)
+        });
+        Some(quote! {
+            #(#cfgs)*
+            #doc
+            #(#docs)*
+            #[derive(::core::clone::Clone, ::core::fmt::Debug)]
+            #vis struct #name {
+                #(#fields,)*
+            }
+        })
+    });
     quote! {
         #original
+        #(#structs)*
         const _: () = {
             #(#impls)*
         };

@@ -59,6 +59,7 @@ mod errors;
 mod expand_aggregate;
 mod expand_command;
 mod expand_event;
+mod expand_event_set;
 mod expand_handler;
 mod valid;
 
@@ -117,6 +118,49 @@ pub fn derive_domain_event(input: TokenStream) -> TokenStream {
     expand_event::derive(&input)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
+}
+
+/// Declares an event set and its events in one enum: every struct variant (or unit variant) is an
+/// event, with its own `#[event(...)]` (stable name, version, aliases, upcasts), and becomes an
+/// event struct of the same name; the enum becomes the set of newtype variants over them. So
+///
+/// ```ignore
+/// #[event_set]
+/// #[derive(Debug, Clone, PartialEq)]
+/// pub enum AccountEvent {
+///     #[event(name = "account.opened")]
+///     Opened { owner: String },
+///     #[event(name = "account.closed")]
+///     Closed,
+///     Audited(Audited), // an event struct declared elsewhere
+/// }
+/// ```
+///
+/// is exactly
+///
+/// ```ignore
+/// #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DomainEvent)]
+/// #[event(name = "account.opened")]
+/// pub struct Opened { pub owner: String }
+///
+/// #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DomainEvent)]
+/// #[event(name = "account.closed")]
+/// pub struct Closed {}
+///
+/// #[derive(Debug, Clone, PartialEq, DomainEvent)]
+/// pub enum AccountEvent { Opened(Opened), Closed(Closed), Audited(Audited) }
+/// ```
+///
+/// with every check of both derives, and handlers take the events as before
+/// (`fn opened(&mut self, e: &Opened)`). Put `#[event_set]` above the enum's `#[derive(...)]`:
+/// its derives (other than `DomainEvent`, `Serialize`, `Deserialize`) are repeated on every
+/// event struct. The variants' fields get the enum's visibility; the variants' attributes (docs,
+/// `#[event]`, `#[serde]`, `#[cfg]`) go to their structs. The set cannot be generic. Its only
+/// argument is `crate = path`.
+#[proc_macro_attribute]
+pub fn event_set(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = parse_macro_input!(item as syn::ItemEnum);
+    expand_event_set::event_set(args.into(), item).into()
 }
 
 /// Derives `es_core::Aggregate` for a struct: the state its events fold into. The struct must be

@@ -528,6 +528,76 @@ pub(crate) struct CommandMethod {
     pub command: Type,
     pub output: CommandOutput,
     pub cfgs: Vec<syn::Attribute>,
+    /// For a `#[command]` method: the command struct to declare.
+    pub inline: Option<InlineFields>,
+}
+
+/// The command struct of a `#[command]` method: its name, visibility, docs and fields (the
+/// method's parameters).
+pub(crate) struct InlineFields {
+    pub name: syn::Ident,
+    pub vis: syn::Visibility,
+    pub docs: Vec<syn::Attribute>,
+    pub fields: Vec<(syn::Ident, Type)>,
+}
+
+/// `open_account` -> `OpenAccount`.
+fn upper_camel(ident: &syn::Ident) -> syn::Ident {
+    let text = syn::ext::IdentExt::unraw(ident).to_string();
+    let mut out = String::new();
+    for part in text.split('_').filter(|p| !p.is_empty()) {
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            out.extend(first.to_uppercase());
+            out.push_str(chars.as_str());
+        }
+    }
+    syn::Ident::new(&out, ident.span())
+}
+
+/// The command struct of a `#[command]` method, or `None` after reporting why it cannot be.
+fn inline_command(method: &Method, errors: &mut Errors) -> Option<InlineFields> {
+    let inline = match method.inline_command.as_ref()? {
+        Ok(inline) => inline,
+        Err(error) => {
+            errors.push(error.clone());
+            return None;
+        }
+    };
+    let mut fields = Vec::new();
+    let mut ok = true;
+    for param in &method.params {
+        match (&param.name, &param.ty) {
+            (_, Type::Reference(r)) => {
+                errors.error(
+                    r,
+                    format!(
+                        "a `#[command]` method's parameters become the fields of the command, which owns them: take an owned value instead of `{}` (`String` for `&str`, `Vec<T>` for `&[T]`, `T` for `&T`)",
+                        pretty(r)
+                    ),
+                );
+                ok = false;
+            }
+            (Some(name), ty) => fields.push((name.clone(), ty.clone())),
+            (None, ty) => {
+                errors.error(
+                    ty,
+                    "a `#[command]` method's parameters become the fields of the command: give this one a plain name (`amount: i64`)",
+                );
+                ok = false;
+            }
+        }
+    }
+    let _ = inline.span;
+    ok.then(|| InlineFields {
+        name: inline
+            .name
+            .clone()
+            .unwrap_or_else(|| upper_camel(&method.ident)),
+        vis: method.vis.clone(),
+        docs: method.docs.clone(),
+        fields,
+    })
 }
 
 /// The return type of a command handler.
@@ -595,7 +665,15 @@ pub(crate) fn command_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Com
                 "a command handler method cannot have type parameters: name the command type",
             );
         }
+        let inline = inline_command(method, errors);
+        if method.inline_command.is_some() && inline.is_none() {
+            continue;
+        }
         let command = match method.params.as_slice() {
+            _ if inline.is_some() => {
+                let name = inline.as_ref().map(|i| &i.name);
+                syn::parse_quote!(#name)
+            }
             [one] => match &one.ty {
                 Type::Reference(r) => {
                     errors.error(
@@ -654,6 +732,7 @@ pub(crate) fn command_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Com
             command,
             output,
             cfgs: method.cfgs.clone(),
+            inline,
         });
     }
     let mut seen: Vec<(String, &syn::Ident)> = Vec::new();
