@@ -9,15 +9,26 @@
 # each crate (`cargo clean -p CRATE` first) and reports the median CPU time (user + sys of cargo
 # and rustc) of RUNS runs, for `cargo build` and `cargo check`, and the ratio gen / hand.
 #
-# Usage: benches/compile-time.sh [RUNS]         (default 3; ES_ROOT=path measures another checkout)
+# Usage: benches/compile-time.sh [RUNS] [REF]
+#   RUNS  runs per measurement (default 3)
+#   REF   the commit whose es-core and es-macros are measured (default HEAD; for example the
+#         commit before a change, to compare). Its tree is exported with `git archive`, so
+#         editing the working tree during a run does not change what is measured.
 set -euo pipefail
 
 runs=${1:-3}
-root=${ES_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-out="$root/target/compile-time"
+ref=${2:-HEAD}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+commit=$(git -C "$repo" rev-parse --short "$ref")
+base="$repo/target/compile-time"
+# The exported tree and the measured workspace side by side (a path dependency inside a
+# workspace's directory would be taken as a member of it).
+root="$base/$commit/es"
+out="$base/$commit/ws"
 sizes=(30 100)
 
-mkdir -p "$out"
+mkdir -p "$root" "$out"
+git -C "$repo" archive "$commit" | tar -x -C "$root"
 members=""
 for n in "${sizes[@]}"; do members+="\"gen_$n\", \"hand_$n\", "; done
 cat >"$out/Cargo.toml" <<EOF
@@ -143,8 +154,9 @@ for n in "${sizes[@]}"; do
 done
 
 cd "$out"
-export CARGO_TARGET_DIR="$out/target"
-echo "building the dependencies once (build and check)..." >&2
+# Shared by every REF: the third-party dependencies build once.
+export CARGO_TARGET_DIR="$base/target"
+echo "measuring es-core and es-macros of $commit; building the dependencies once..." >&2
 cargo build --offline -q --workspace >&2
 cargo check --offline -q --workspace >&2
 

@@ -44,6 +44,78 @@ pub trait AppliedEvents {
 /// are not all plain apply methods): it is no aggregate's apply block.
 pub struct ReadModelBlock;
 
+/// The apply methods of a type list `(E1, (E2, ()))` as an event handler: the `EventHandler`
+/// impl of an aggregate's `#[event_handler]` block walks the list instead of repeating one
+/// branch per event, so its size does not grow with the number of events.
+pub trait ApplyList<S: ?Sized> {
+    /// Adds the stored names of the listed events to `out`, each once.
+    fn names(out: &mut Vec<&'static str>);
+
+    /// Decodes `event` as the first listed event that handles it and applies it; `None` when
+    /// no listed event does.
+    fn apply(
+        state: &mut S,
+        event: &crate::RecordedEvent,
+    ) -> Option<Result<(), crate::HandlerError>>;
+}
+
+impl<S: ?Sized> ApplyList<S> for () {
+    #[inline]
+    fn names(_: &mut Vec<&'static str>) {}
+
+    #[inline]
+    fn apply(_: &mut S, _: &crate::RecordedEvent) -> Option<Result<(), crate::HandlerError>> {
+        None
+    }
+}
+
+impl<S, H, T> ApplyList<S> for (H, T)
+where
+    S: crate::Apply<H> + ?Sized,
+    H: crate::DomainEvent,
+    T: ApplyList<S>,
+{
+    fn names(out: &mut Vec<&'static str>) {
+        for name in H::event_types() {
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        T::names(out);
+    }
+
+    fn apply(
+        state: &mut S,
+        event: &crate::RecordedEvent,
+    ) -> Option<Result<(), crate::HandlerError>> {
+        if !H::handles(&event.meta.event_type) {
+            return T::apply(state, event);
+        }
+        Some(match event.decode::<H>() {
+            Ok(decoded) => {
+                state.apply(&decoded.event);
+                Ok(())
+            }
+            Err(error) => Err(error.into()),
+        })
+    }
+}
+
+/// `EventHandler::event_types` of an aggregate's apply block.
+pub fn apply_list_names<S: ?Sized, L: ApplyList<S>>() -> Vec<&'static str> {
+    let mut names = Vec::new();
+    L::names(&mut names);
+    names
+}
+
+/// `EventHandler::handle` of an aggregate's apply block: other events are ignored.
+pub fn apply_list_handle<S: ?Sized, L: ApplyList<S>>(
+    state: &mut S,
+    event: &crate::RecordedEvent,
+) -> Result<(), crate::HandlerError> {
+    L::apply(state, event).unwrap_or(Ok(()))
+}
+
 /// Every type of the type list is a variant of the set `S`.
 #[diagnostic::on_unimplemented(
     message = "the `#[event_handler]` block of this aggregate is a read model's, not an apply block",
@@ -190,7 +262,185 @@ pub trait DistinctNames {
 
 /// The first pair `(i, j)`, `i < j`, of groups that share a stored name or alias. One group is
 /// the names of one variant of a set, or of one handler of an `#[event_handler]` block.
+///
+/// Evaluated at compile time, so it is linear in the number of names (a hash table), not one
+/// comparison per pair: the compile-time interpreter is slow.
 pub const fn first_overlap(
+    groups: &[&[(&'static str, &'static [&'static str])]],
+) -> Option<(usize, usize)> {
+    let mut table = NameTable::new();
+    let mut j = 0;
+    while j < groups.len() {
+        let mut first = usize::MAX;
+        let mut e = 0;
+        while e < groups[j].len() {
+            let (name, aliases) = groups[j][e];
+            if let Some(i) = table.find_before(name, j)
+                && i < first
+            {
+                first = i;
+            }
+            let mut a = 0;
+            while a < aliases.len() {
+                if let Some(i) = table.find_before(aliases[a], j)
+                    && i < first
+                {
+                    first = i;
+                }
+                a += 1;
+            }
+            e += 1;
+        }
+        if first != usize::MAX {
+            return Some((first, j));
+        }
+        if !table.insert_group(groups[j], j) {
+            return first_overlap_quadratic(groups);
+        }
+        j += 1;
+    }
+    None
+}
+
+/// The first group `j` whose every event an earlier group already receives, with the first
+/// earlier group `i` that overlaps it: `(i, j)`. The handler of group `j` would never run (the
+/// first matching handler of an `#[event_handler]` block runs). Linear, like [`first_overlap`].
+pub const fn first_shadowed(
+    groups: &[&[(&'static str, &'static [&'static str])]],
+) -> Option<(usize, usize)> {
+    let mut table = NameTable::new();
+    let mut j = 0;
+    while j < groups.len() {
+        let mut all_taken = true;
+        let mut first = usize::MAX;
+        let mut e = 0;
+        while e < groups[j].len() {
+            let (name, aliases) = groups[j][e];
+            let mut taken = usize::MAX;
+            if let Some(i) = table.find_before(name, j) {
+                taken = i;
+            }
+            let mut a = 0;
+            while a < aliases.len() {
+                if let Some(i) = table.find_before(aliases[a], j)
+                    && i < taken
+                {
+                    taken = i;
+                }
+                a += 1;
+            }
+            if taken == usize::MAX {
+                all_taken = false;
+            } else if taken < first {
+                first = taken;
+            }
+            e += 1;
+        }
+        if all_taken && first != usize::MAX {
+            return Some((first, j));
+        }
+        if !table.insert_group(groups[j], j) {
+            return first_shadowed_quadratic(groups);
+        }
+        j += 1;
+    }
+    None
+}
+
+/// Slots of [`NameTable`]: room for the names of sets and handler blocks of hundreds of events;
+/// more fall back to pairwise comparison.
+const SLOTS: usize = 2048;
+
+/// An open-addressing set of stored names with the group each first appeared in, usable in
+/// constant evaluation.
+struct NameTable {
+    /// `(group + 1, hash, name)`; group 0 marks an empty slot.
+    slots: [(usize, u32, &'static str); SLOTS],
+    len: usize,
+}
+
+impl NameTable {
+    const fn new() -> Self {
+        NameTable {
+            slots: [(0, 0, ""); SLOTS],
+            len: 0,
+        }
+    }
+
+    /// The group of `name` if a group before `group` has it.
+    const fn find_before(&self, name: &str, group: usize) -> Option<usize> {
+        let hash = fnv1a(name);
+        let mut slot = hash as usize % SLOTS;
+        loop {
+            let (g, h, stored) = self.slots[slot];
+            if g == 0 {
+                return None;
+            }
+            if h == hash && str_eq(stored, name) {
+                return if g - 1 < group { Some(g - 1) } else { None };
+            }
+            slot = (slot + 1) % SLOTS;
+        }
+    }
+
+    /// Adds the names and aliases of `group`; false when the table is too full.
+    const fn insert_group(
+        &mut self,
+        names: &[(&'static str, &'static [&'static str])],
+        group: usize,
+    ) -> bool {
+        let mut e = 0;
+        while e < names.len() {
+            if !self.insert(names[e].0, group) {
+                return false;
+            }
+            let mut a = 0;
+            while a < names[e].1.len() {
+                if !self.insert(names[e].1[a], group) {
+                    return false;
+                }
+                a += 1;
+            }
+            e += 1;
+        }
+        true
+    }
+
+    /// Adds `name` unless present (the earlier group stays); false when the table is too full.
+    const fn insert(&mut self, name: &'static str, group: usize) -> bool {
+        if self.len * 4 >= SLOTS * 3 {
+            return false;
+        }
+        let hash = fnv1a(name);
+        let mut slot = hash as usize % SLOTS;
+        loop {
+            let (g, h, stored) = self.slots[slot];
+            if g == 0 {
+                self.slots[slot] = (group + 1, hash, name);
+                self.len += 1;
+                return true;
+            }
+            if h == hash && str_eq(stored, name) {
+                return true;
+            }
+            slot = (slot + 1) % SLOTS;
+        }
+    }
+}
+
+const fn fnv1a(text: &str) -> u32 {
+    let bytes = text.as_bytes();
+    let mut hash: u32 = 0x811c_9dc5;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u32;
+        hash = hash.wrapping_mul(0x0100_0193);
+        i += 1;
+    }
+    hash
+}
+
+const fn first_overlap_quadratic(
     groups: &[&[(&'static str, &'static [&'static str])]],
 ) -> Option<(usize, usize)> {
     let mut j = 1;
@@ -207,10 +457,7 @@ pub const fn first_overlap(
     None
 }
 
-/// The first group `j` whose every event an earlier group already receives, with the first
-/// earlier group `i` that overlaps it: `(i, j)`. The handler of group `j` would never run (the
-/// first matching handler of an `#[event_handler]` block runs).
-pub const fn first_shadowed(
+const fn first_shadowed_quadratic(
     groups: &[&[(&'static str, &'static [&'static str])]],
 ) -> Option<(usize, usize)> {
     let mut j = 1;
@@ -364,7 +611,79 @@ const fn str_eq(a: &str, b: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{ConstMessage, first_overlap, first_shadowed, names_overlap};
+    use super::{
+        ConstMessage, first_overlap, first_overlap_quadratic, first_shadowed,
+        first_shadowed_quadratic, names_overlap,
+    };
+
+    type Group = &'static [(&'static str, &'static [&'static str])];
+
+    fn leak_group(names: &[(&str, &[&str])]) -> Group {
+        let entries: Vec<(&'static str, &'static [&'static str])> = names
+            .iter()
+            .map(|(name, aliases)| {
+                let aliases: Vec<&'static str> = aliases
+                    .iter()
+                    .map(|a| &*Box::leak(a.to_string().into_boxed_str()))
+                    .collect();
+                (
+                    &*Box::leak(name.to_string().into_boxed_str()),
+                    &*Box::leak(aliases.into_boxed_slice()),
+                )
+            })
+            .collect();
+        Box::leak(entries.into_boxed_slice())
+    }
+
+    #[test]
+    fn hash_table_agrees_with_pairwise_comparison() {
+        // Small deterministic pseudo-random cases over a few names, so overlaps are common.
+        let mut seed = 7u32;
+        let mut next = |m: u32| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (seed >> 16) % m
+        };
+        for _ in 0..500 {
+            let groups: Vec<Group> = (0..1 + next(6))
+                .map(|_| {
+                    let entries: Vec<(String, Vec<String>)> = (0..1 + next(3))
+                        .map(|_| {
+                            let aliases = (0..next(2)).map(|_| format!("a{}", next(9))).collect();
+                            (format!("n{}", next(12)), aliases)
+                        })
+                        .collect();
+                    let borrowed: Vec<(&str, Vec<&str>)> = entries
+                        .iter()
+                        .map(|(n, a)| (n.as_str(), a.iter().map(String::as_str).collect()))
+                        .collect();
+                    let refs: Vec<(&str, &[&str])> =
+                        borrowed.iter().map(|(n, a)| (*n, a.as_slice())).collect();
+                    leak_group(&refs)
+                })
+                .collect();
+            assert_eq!(
+                first_overlap(&groups),
+                first_overlap_quadratic(&groups),
+                "{groups:?}"
+            );
+            assert_eq!(
+                first_shadowed(&groups),
+                first_shadowed_quadratic(&groups),
+                "{groups:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn more_names_than_the_table_holds_fall_back() {
+        let mut groups: Vec<Group> = (0..1700)
+            .map(|i| leak_group(&[(&format!("e{i}"), &[])]))
+            .collect();
+        assert_eq!(first_overlap(&groups), None);
+        groups.push(leak_group(&[("e3", &[])]));
+        assert_eq!(first_overlap(&groups), Some((3, 1700)));
+        assert_eq!(first_shadowed(&groups), Some((3, 1700)));
+    }
 
     #[test]
     fn overlap_by_name_and_alias() {

@@ -50,7 +50,13 @@ pub(crate) fn event_handler(args: TokenStream, item: ItemImpl) -> TokenStream {
     } else {
         read_model_marker(&imp.item, &krate)
     };
-    let handler = event_handler_impl(&imp.item, &methods, &krate);
+    // An apply block (without `#[cfg]`'d methods, which its type list leaves out) handles
+    // events through its type list: a few lines whatever the number of events.
+    let handler = if methods.iter().all(|m| m.is_apply() && m.cfgs.is_empty()) {
+        apply_list_handler_impl(&imp.item, &krate)
+    } else {
+        event_handler_impl(&imp.item, &methods, &krate)
+    };
     let overlap = overlap_check(&imp.item, &methods, &krate);
     quote! {
         #original
@@ -159,6 +165,46 @@ fn overlap_check(item: &ItemImpl, methods: &[EventMethod], krate: &syn::Path) ->
                 }
             }
         };
+    }
+}
+
+/// The `EventHandler<Ctx>` impl of an apply block, for every `Ctx`: walks the block's
+/// `AppliedEvents::List`.
+fn apply_list_handler_impl(item: &ItemImpl, krate: &syn::Path) -> TokenStream {
+    let self_ty = &item.self_ty;
+    let mut generics: Generics = item.generics.clone();
+    generics
+        .params
+        .push(syn::parse_quote!(__EsCtx: ::core::marker::Send + ?::core::marker::Sized));
+    let (impl_generics, _, where_clause) = generics.split_for_impl();
+    let list = quote!(<Self as #krate::__private::AppliedEvents>::List);
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #krate::EventHandler<__EsCtx> for #self_ty #where_clause {
+            fn event_types(&self) -> ::std::vec::Vec<&'static str> {
+                #krate::__private::apply_list_names::<Self, #list>()
+            }
+
+            fn handle<'__es_self, '__es_event, '__es_ctx, '__es_async>(
+                &'__es_self mut self,
+                event: &'__es_event #krate::RecordedEvent,
+                ctx: &'__es_ctx mut __EsCtx,
+            ) -> ::core::pin::Pin<::std::boxed::Box<
+                dyn ::core::future::Future<Output = ::core::result::Result<(), #krate::HandlerError>>
+                    + ::core::marker::Send
+                    + '__es_async,
+            >>
+            where
+                '__es_self: '__es_async,
+                '__es_event: '__es_async,
+                '__es_ctx: '__es_async,
+                Self: '__es_async,
+            {
+                let _ = ctx;
+                let result = #krate::__private::apply_list_handle::<Self, #list>(self, event);
+                ::std::boxed::Box::pin(::core::future::ready(result))
+            }
+        }
     }
 }
 
