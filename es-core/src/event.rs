@@ -198,14 +198,23 @@ impl<E> IntoEvents<E> for () {
     }
 }
 
-impl<E, T: Into<E>> IntoEvents<E> for Vec<T> {
+// Bounded by `IntoEvents` (not `Into`), so a `Vec` of a non-event is reported with this trait's
+// message rather than as a missing `From` impl.
+impl<E, T: IntoEvents<E>> IntoEvents<E> for Vec<T> {
     fn into_events(self) -> Vec<E> {
-        self.into_iter().map(Into::into).collect()
+        let mut events = Vec::with_capacity(self.len());
+        for item in self {
+            events.extend(item.into_events());
+        }
+        events
     }
 }
 
-impl<E, T: Into<E>> IntoEvents<E> for Option<T> {
+impl<E, T: IntoEvents<E>> IntoEvents<E> for Option<T> {
     fn into_events(self) -> Vec<E> {
-        self.into_iter().map(Into::into).collect()
+        match self {
+            Some(item) => item.into_events(),
+            None => Vec::new(),
+        }
     }
 }

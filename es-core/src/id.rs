@@ -76,6 +76,31 @@ impl StreamId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The aggregate id of a stream of the aggregate type `A` (`"c1"` of `"cart-c1"` for an
+    /// aggregate named `"cart"`), or `None` for a stream of another aggregate type. The inverse of
+    /// [`StreamId::for_aggregate`], so a read model need not parse stream ids:
+    ///
+    /// ```
+    /// # use es_core::prelude::*;
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, DomainEvent)]
+    /// # struct Added {}
+    /// #[derive(Default, Aggregate)]
+    /// #[aggregate(name = "cart", events = Added)]
+    /// struct Cart {}
+    /// # #[event_handler] impl Cart { fn added(&mut self, _: &Added) {} }
+    ///
+    /// let stream = StreamId::for_aggregate("cart", "c-1").unwrap();
+    /// assert_eq!(stream.aggregate_id::<Cart>(), Some("c-1"));
+    /// assert_eq!(StreamId::new("order-o1").unwrap().aggregate_id::<Cart>(), None);
+    /// ```
+    pub fn aggregate_id<A: crate::Aggregate>(&self) -> Option<&str> {
+        self.0
+            .strip_prefix(A::NAME)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .filter(|id| !id.is_empty())
+    }
 }
 
 impl fmt::Display for StreamId {

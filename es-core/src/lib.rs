@@ -196,7 +196,7 @@ pub mod prelude {
     // `Aggregate` and `DomainEvent` above bring the derive macros of the same names too.
     // `Apply` stays out: with `Aggregate` in scope, `state.apply(&event)` would be ambiguous.
     #[cfg(feature = "derive")]
-    pub use crate::{command_handler, event_handler};
+    pub use crate::{command_handler, event_handler, event_set};
     // The methods of `TryStreamExt` (`try_next`, `try_collect`, ...) on the streams of
     // `read_all` and `read_stream`, without taking the name.
     pub use futures::TryStreamExt as _;
@@ -219,6 +219,10 @@ pub use es_macros::event_handler;
 #[cfg(feature = "derive")]
 #[doc = include_str!("docs/command_handler.md")]
 pub use es_macros::command_handler;
+
+#[cfg(feature = "derive")]
+#[doc = include_str!("docs/event_set.md")]
+pub use es_macros::event_set;
 
 /// Items used by the code the macros generate. Not a public API.
 #[doc(hidden)]

@@ -61,6 +61,8 @@ const LOOKUP_CHUNK: u64 = 8;
 pub struct Repository<A, S> {
     store: S,
     max_retries: usize,
+    /// `A::SNAPSHOT_EVERY` unless overridden by `with_snapshot_every`.
+    snapshot_every: u64,
     cache: Option<Arc<AggregateCache<A>>>,
     _aggregate: PhantomData<fn() -> A>,
 }
@@ -71,6 +73,7 @@ impl<A, S: Clone> Clone for Repository<A, S> {
         Self {
             store: self.store.clone(),
             max_retries: self.max_retries,
+            snapshot_every: self.snapshot_every,
             cache: self.cache.clone(),
             _aggregate: PhantomData,
         }
@@ -123,9 +126,50 @@ where
         Self {
             store,
             max_retries: DEFAULT_MAX_RETRIES,
+            snapshot_every: A::SNAPSHOT_EVERY,
             cache: None,
             _aggregate: PhantomData,
         }
+    }
+
+    /// Overrides the aggregate type's `SNAPSHOT_EVERY` for this repository: take a snapshot every
+    /// `every` events, or with 0 neither take nor load snapshots (every load replays the stream).
+    /// A type without snapshot support (no `snapshot_every` in `#[aggregate(...)]`, so no
+    /// `to_snapshot`) takes none whatever the interval.
+    ///
+    /// ```
+    /// # use es_core::prelude::*;
+    /// # use es_core::{MemoryStore, Repository};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, DomainEvent)]
+    /// # struct Added { n: i64 }
+    /// #[derive(Default, Serialize, Deserialize, Aggregate)]
+    /// #[aggregate(name = "counter", events = Added, snapshot_every = 100)]
+    /// struct Counter { total: i64 }
+    /// # #[event_handler] impl Counter { fn added(&mut self, e: &Added) { self.total += e.n } }
+    /// # #[derive(Clone)] struct Add(i64);
+    /// # #[command_handler] impl Counter {
+    /// #     fn add(&self, c: Add) -> Result<Added, std::convert::Infallible> { Ok(Added { n: c.0 }) }
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = MemoryStore::new();
+    /// let every_two = Repository::<Counter, _>::new(store.clone()).with_snapshot_every(2);
+    /// every_two.execute("c1", Add(1)).await.unwrap();
+    /// every_two.execute("c1", Add(2)).await.unwrap();
+    /// let stream = StreamId::for_aggregate("counter", "c1").unwrap();
+    /// assert!(store.load_snapshot(&stream).await.unwrap().is_some());
+    ///
+    /// let never = Repository::<Counter, _>::new(store.clone()).with_snapshot_every(0);
+    /// never.execute("c2", Add(1)).await.unwrap();
+    /// never.execute("c2", Add(2)).await.unwrap();
+    /// let stream = StreamId::for_aggregate("counter", "c2").unwrap();
+    /// assert!(store.load_snapshot(&stream).await.unwrap().is_none());
+    /// assert_eq!(never.load("c1").await.unwrap().total, 3);
+    /// # });
+    /// ```
+    pub fn with_snapshot_every(mut self, every: u64) -> Self {
+        self.snapshot_every = every;
+        self
     }
 
     /// Sets how many times a conflicting command is retried (0: never).
@@ -732,7 +776,7 @@ where
     /// Saves a snapshot when the append crossed a multiple of `SNAPSHOT_EVERY`. Failures are
     /// logged, not returned: the events are stored, and a snapshot is only a cache.
     async fn maybe_snapshot(&self, stream: &StreamId, state: &A, before: Version, after: Version) {
-        let every = A::SNAPSHOT_EVERY;
+        let every = self.snapshot_every;
         if every == 0 || before.0 / every == after.0 / every {
             return;
         }
@@ -802,7 +846,7 @@ where
         stream: &StreamId,
         at_most: Option<Version>,
     ) -> Result<Option<Loaded<A>>, RepositoryError> {
-        if A::SNAPSHOT_EVERY == 0 {
+        if self.snapshot_every == 0 {
             return Ok(None);
         }
         let Some(snapshot) = self.store.load_snapshot(stream).await? else {

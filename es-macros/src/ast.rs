@@ -126,6 +126,15 @@ pub(crate) enum Receiver {
 /// One parameter after the receiver.
 pub(crate) struct Param {
     pub ty: Type,
+    /// The name, when the pattern is a plain identifier (`amount: i64`).
+    pub name: Option<Ident>,
+}
+
+/// `#[command]` or `#[command(Name)]` on a command handler method: its parameters are the
+/// fields of a command struct the macro declares.
+pub(crate) struct InlineCommand {
+    pub name: Option<Ident>,
+    pub span: proc_macro2::Span,
 }
 
 /// A method of an `#[event_handler]` or `#[command_handler]` impl block, before checking.
@@ -138,6 +147,12 @@ pub(crate) struct Method {
     pub output: Option<Type>,
     pub has_type_generics: bool,
     pub sig_span: proc_macro2::Span,
+    /// The method's `#[cfg(...)]` attributes, repeated on everything generated for it.
+    pub cfgs: Vec<syn::Attribute>,
+    /// `#[command]` on the method, if any.
+    pub inline_command: Option<syn::Result<InlineCommand>>,
+    pub vis: syn::Visibility,
+    pub docs: Vec<syn::Attribute>,
 }
 
 /// An impl block under an attribute macro.
@@ -203,6 +218,10 @@ impl Method {
                 }
                 FnArg::Typed(t) => params.push(Param {
                     ty: (*t.ty).clone(),
+                    name: match &*t.pat {
+                        syn::Pat::Ident(p) if p.subpat.is_none() => Some(p.ident.clone()),
+                        _ => None,
+                    },
                 }),
             }
         }
@@ -223,6 +242,39 @@ impl Method {
             },
             has_type_generics,
             sig_span: sig.ident.span(),
+            cfgs: f
+                .attrs
+                .iter()
+                .filter(|a| a.path().is_ident("cfg"))
+                .cloned()
+                .collect(),
+            inline_command: f
+                .attrs
+                .iter()
+                .find(|a| a.path().is_ident("command"))
+                .map(|a| {
+                    use syn::spanned::Spanned;
+                    let name = match &a.meta {
+                        syn::Meta::Path(_) => None,
+                        _ => Some(a.parse_args::<Ident>().map_err(|e| {
+                            syn::Error::new(
+                                e.span(),
+                                "expected the command type's name: `#[command]` (named after the method) or `#[command(Deposit)]`",
+                            )
+                        })?),
+                    };
+                    Ok(InlineCommand {
+                        name,
+                        span: a.span(),
+                    })
+                }),
+            vis: f.vis.clone(),
+            docs: f
+                .attrs
+                .iter()
+                .filter(|a| a.path().is_ident("doc"))
+                .cloned()
+                .collect(),
         }
     }
 }

@@ -81,14 +81,20 @@ fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
     Ok(())
 }
 
-fn parse_number<T: std::str::FromStr>(meta: &ParseNestedMeta<'_>) -> syn::Result<Number<T>>
+/// A number literal; `example` is a whole `key = value` the error message shows.
+fn parse_number<T: std::str::FromStr>(
+    meta: &ParseNestedMeta<'_>,
+    example: &str,
+) -> syn::Result<Number<T>>
 where
     T::Err: std::fmt::Display,
 {
-    let lit: LitInt = meta
-        .value()?
-        .parse()
-        .map_err(|e| syn::Error::new(e.span(), "expected a number, for example `version = 2`"))?;
+    let lit: LitInt = meta.value()?.parse().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            format!("expected a number without quotes, for example `{example}`"),
+        )
+    })?;
     Ok(Number {
         value: lit.base10_parse()?,
         span: lit.span(),
@@ -131,7 +137,7 @@ pub(crate) fn event_attr(attrs: &[Attribute], errors: &mut Errors) -> EventAttr 
                 }
                 "version" => {
                     out.struct_only_key.get_or_insert(meta.path.span());
-                    let number = parse_number(&meta)?;
+                    let number = parse_number(&meta, "version = 2")?;
                     if out.version.is_some() {
                         errors.error(&meta.path, "`version` is given twice; keep one");
                     }
@@ -193,7 +199,7 @@ fn parse_upcast(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<
     meta.parse_nested_meta(|inner| {
         let key = key_name(&inner);
         match key.as_str() {
-            "from" => upcast.from = Some(parse_number(&inner)?),
+            "from" => upcast.from = Some(parse_number(&inner, "from = 1")?),
             "with" | "via" => {
                 if upcast.step.is_some() {
                     errors.error(
@@ -223,26 +229,63 @@ fn parse_upcast(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<
     Ok(upcast)
 }
 
-/// Parses every `#[aggregate(...)]` attribute of a type.
+/// Records a key of `#[aggregate(...)]`, or an error when it was already given.
+fn set_once<T>(slot: &mut Option<T>, value: T, meta: &ParseNestedMeta<'_>, errors: &mut Errors) {
+    if slot.is_some() {
+        errors.error(
+            &meta.path,
+            format!(
+                "`{}` is given twice in `#[aggregate(...)]`; keep one",
+                key_name(meta)
+            ),
+        );
+    } else {
+        *slot = Some(value);
+    }
+}
+
+/// Parses the `#[aggregate(...)]` attribute of a type. A second one is an error (it would
+/// silently override keys of the first, such as the `name` every stream id starts with).
 pub(crate) fn aggregate_attr(attrs: &[Attribute], errors: &mut Errors) -> AggregateAttr {
     let mut out = AggregateAttr::default();
     for attr in attrs.iter().filter(|a| a.path().is_ident("aggregate")) {
+        if out.tokens.is_some() {
+            errors.error(
+                attr,
+                "a second `#[aggregate(...)]` attribute: write all keys in one, `#[aggregate(name = \"...\", events = EventSet, ...)]`",
+            );
+        }
         out.tokens
             .get_or_insert_with(|| quote::ToTokens::to_token_stream(&attr.meta));
         let result = attr.parse_nested_meta(|meta| {
             let key = key_name(&meta);
             match key.as_str() {
-                "name" => out.name = Some(parse_str(&meta, "name = \"account\"")?),
-                "events" => out.events = Some(meta.value()?.parse()?),
-                "snapshot_every" => out.snapshot_every = Some(parse_number(&meta)?),
-                "snapshot_version" => out.snapshot_version = Some(parse_number(&meta)?),
+                "name" => {
+                    let value = parse_str(&meta, "name = \"account\"")?;
+                    set_once(&mut out.name, value, &meta, errors);
+                }
+                "events" => {
+                    let value = meta.value()?.parse()?;
+                    set_once(&mut out.events, value, &meta, errors);
+                }
+                "snapshot_every" => {
+                    let value = parse_number(&meta, "snapshot_every = 100")?;
+                    set_once(&mut out.snapshot_every, value, &meta, errors);
+                }
+                "snapshot_version" => {
+                    let value = parse_number(&meta, "snapshot_version = 2")?;
+                    set_once(&mut out.snapshot_version, value, &meta, errors);
+                }
                 "ignore" => {
                     let content;
                     syn::parenthesized!(content in meta.input);
                     out.ignore
                         .extend(Punctuated::<Type, Token![,]>::parse_terminated(&content)?);
                 }
-                "crate" => out.krate = Some(parse_crate(&meta)?),
+                "crate" => {
+                    let value = parse_crate(&meta)?;
+                    set_once(&mut out.krate, value, &meta, errors);
+                }
                 _ => {
                     errors.error(
                         &meta.path,

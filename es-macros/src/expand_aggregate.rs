@@ -29,8 +29,13 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             quote!(#name)
         }
     };
+    // The generated locals get one span everywhere they appear, so a derive produced by a
+    // `macro_rules!` macro (whose tokens carry other hygiene contexts) still resolves them.
+    let event = syn::Ident::new("event", proc_macro2::Span::call_site());
+    let state = syn::Ident::new("state", proc_macro2::Span::call_site());
+    let this = quote!(self);
     let apply = quote_spanned! {events.span()=>
-        <#events as #krate::__private::ApplyEach<Self>>::apply_each(event, self)
+        <#events as #krate::__private::ApplyEach<Self>>::apply_each(#event, #this)
     };
     let check_handlers = quote_spanned! {events.span()=>
         #krate::__private::assert_all_in::<<#ident #ty_generics as #krate::__private::AppliedEvents>::List, #events>();
@@ -38,17 +43,18 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let snapshot = agg.attr.snapshot_every.map(|every| {
         let n = every.value;
         let version = agg.attr.snapshot_version.map_or(1, |v| v.value);
-        let to = quote_spanned!(every.span=> #krate::__private::to_snapshot(self));
-        let from = quote_spanned!(every.span=> #krate::__private::from_snapshot(state));
+        // Spanned on the number, so a state without serde is reported at `snapshot_every`.
+        let to = quote_spanned!(every.span=> #krate::__private::to_snapshot::<Self>(#this));
+        let from = quote_spanned!(every.span=> #krate::__private::from_snapshot::<Self>(#state));
         quote! {
             const SNAPSHOT_EVERY: u64 = #n;
             const SNAPSHOT_VERSION: u32 = #version;
 
-            fn to_snapshot(&self) -> ::core::option::Option<::core::result::Result<#krate::__private::serde_json::Value, #krate::__private::serde_json::Error>> {
+            fn to_snapshot(&#this) -> ::core::option::Option<::core::result::Result<#krate::__private::serde_json::Value, #krate::__private::serde_json::Error>> {
                 #to
             }
 
-            fn from_snapshot(state: #krate::__private::serde_json::Value) -> ::core::option::Option<::core::result::Result<Self, #krate::__private::serde_json::Error>> {
+            fn from_snapshot(#state: #krate::__private::serde_json::Value) -> ::core::option::Option<::core::result::Result<Self, #krate::__private::serde_json::Error>> {
                 #from
             }
         }
@@ -64,6 +70,26 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             }
         }
     });
+    // An ignored event must be in the set (checked by stored name, as a constant: a generic
+    // aggregate's set is only known per use, and its unused `Apply` impl is harmless).
+    let ignored_in_set = agg.attr.ignore.iter().filter(|_| input.generics.params.is_empty()).map(|ty| {
+        let message = format!(
+            "`{}` is not an event of `{}`, so `ignore({})` has nothing to ignore: remove it from `ignore(...)`, or add a variant `{}({})` to the set",
+            valid::pretty(ty),
+            valid::pretty(events),
+            valid::pretty(ty),
+            valid::pretty(ty),
+            valid::pretty(ty),
+        );
+        quote_spanned! {ty.span()=>
+            const _: () = if !#krate::__private::has_name(
+                <#events as #krate::__private::StoredNames>::NAMES,
+                <#ty as #krate::Event>::NAME,
+            ) {
+                ::core::panic!(#message)
+            };
+        }
+    });
     // Spanned on the type's name: an unmet supertrait bound (a generic parameter that is not
     // `Send`, ...) is reported once, there, instead of also on the derive.
     let aggregate_impl = quote_spanned! {ident.span()=>
@@ -74,7 +100,7 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             type Event = #events;
 
             #[inline]
-            fn apply(&mut self, event: &Self::Event) {
+            fn apply(&mut #this, #event: &Self::Event) {
                 #apply
             }
         }
@@ -86,6 +112,8 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             #aggregate_impl
 
             #(#ignored)*
+
+            #(#ignored_in_set)*
 
             #[allow(dead_code)]
             fn __es_check_handlers #impl_generics () #where_clause {

@@ -27,6 +27,10 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     // A struct with a wrong attribute still gets its impls (without upcasting), so its uses do
     // not add errors on top of the real one.
     let code = match parsed {
+        // A borrowing event has no impls at all: its error says why it cannot be an event.
+        Some(EventInput::Struct(s)) if s.input.generics.lifetimes().next().is_some() => {
+            TokenStream::new()
+        }
         Some(EventInput::Struct(mut s)) => {
             if checked.is_err() {
                 s.attr.upcasts.clear();
@@ -45,6 +49,14 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     })
 }
 
+/// The lifetime parameters of `generics`, and the others.
+fn split_params(generics: &syn::Generics) -> (Vec<&syn::GenericParam>, Vec<&syn::GenericParam>) {
+    generics
+        .params
+        .iter()
+        .partition(|p| matches!(p, syn::GenericParam::Lifetime(_)))
+}
+
 fn event_struct(event: &EventStruct<'_>, tag_fields: &[crate::tags::TagField]) -> TokenStream {
     let krate = event.attr.krate.clone().unwrap_or_else(default_crate);
     let tags = crate::tags::tags_fn(&krate, tag_fields);
@@ -59,7 +71,8 @@ fn event_struct(event: &EventStruct<'_>, tag_fields: &[crate::tags::TagField]) -
     };
     let version = event.attr.version.map_or(1, |v| v.value);
     let aliases = &event.attr.aliases;
-    let params = event.input.generics.params.iter();
+    // Lifetimes first: generic parameters must be declared in that order.
+    let (lifetimes, params) = split_params(&event.input.generics);
     // Like serde's derives: a generic event is an event whenever its parameters allow it.
     let event_where = if event.input.generics.params.is_empty() {
         quote!(#where_clause)
@@ -146,7 +159,7 @@ fn event_struct(event: &EventStruct<'_>, tag_fields: &[crate::tags::TagField]) -
             impl #impl_generics #krate::__private::Contains<#ident #ty_generics> for #ident #ty_generics #where_clause {}
 
             #[automatically_derived]
-            impl<__EsState: ?::core::marker::Sized + #krate::Apply<#ident #ty_generics>, #(#params),*>
+            impl<#(#lifetimes,)* __EsState: ?::core::marker::Sized + #krate::Apply<#ident #ty_generics>, #(#params),*>
                 #krate::__private::ApplyEach<__EsState> for #ident #ty_generics #where_clause
             {
                 #[inline]
@@ -163,36 +176,29 @@ fn event_set(set: &EventSet<'_>) -> TokenStream {
     let ident = &set.input.ident;
     let generics = &set.input.generics;
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
-    let params = generics.params.iter();
+    let (lifetimes, params) = split_params(generics);
     let target = ident.to_string();
     let variants: Vec<_> = set.variants.iter().map(|v| &v.ident).collect();
     let types: Vec<_> = set.variants.iter().map(|v| &v.ty).collect();
     let assert_events = types
         .iter()
-        .map(|ty| quote_spanned!(ty.span()=> #krate::__private::assert_event::<#ty>();));
-    // Two variants with one stored name would make decoding ambiguous: refuse at compile time.
-    let mut name_checks = Vec::new();
-    if generics.params.is_empty() {
-        for (j, b) in set.variants.iter().enumerate() {
-            for a in &set.variants[..j] {
-                let (ta, tb) = (&a.ty, &b.ty);
-                let message = format!(
-                    "variants `{}` and `{}` of `{}` have the same stored event name (or alias): give one of them another `#[event(name = \"...\")]`",
-                    a.ident, b.ident, ident
-                );
-                name_checks.push(quote_spanned! {tb.span()=>
-                    const _: () = if #krate::__private::names_overlap(
-                        <#ta as #krate::Event>::NAME,
-                        <#ta as #krate::Event>::ALIASES,
-                        <#tb as #krate::Event>::NAME,
-                        <#tb as #krate::Event>::ALIASES,
-                    ) {
-                        ::core::panic!(#message)
-                    };
-                });
-            }
-        }
-    }
+        .map(|ty| quote_spanned!(ty.span()=> #krate::__private::assert_event_struct::<<#ty as #krate::__private::VariantKind>::Kind>();));
+    let name_check = distinct_names_check(set, &krate);
+    // A generic set's check is a constant of a generic impl: evaluated when the set is used with
+    // concrete types (each generated method below names it, so any use of the set does).
+    let (name_check, use_check) = if generics.params.is_empty() {
+        (quote!(const _: () = #name_check;), TokenStream::new())
+    } else {
+        (
+            quote! {
+                #[automatically_derived]
+                impl #impl_generics #krate::__private::DistinctNames for #ident #ty_generics #where_clause {
+                    const CHECK: () = #name_check;
+                }
+            },
+            quote!(let () = <Self as #krate::__private::DistinctNames>::CHECK;),
+        )
+    };
     quote! {
         const _: () = {
             #[allow(dead_code)]
@@ -200,13 +206,26 @@ fn event_set(set: &EventSet<'_>) -> TokenStream {
                 #(#assert_events)*
             }
 
-            #(#name_checks)*
+            #name_check
+
+            #[automatically_derived]
+            impl #impl_generics #krate::__private::StoredNames for #ident #ty_generics #where_clause {
+                const NAMES: &'static [(&'static str, &'static [&'static str])] = &[
+                    #(<#types as #krate::__private::StoredNames>::NAMES[0],)*
+                ];
+            }
+
+            #[automatically_derived]
+            impl #impl_generics #krate::__private::VariantKind for #ident #ty_generics #where_clause {
+                type Kind = #krate::__private::EventSet<Self>;
+            }
 
             #[automatically_derived]
             impl #impl_generics #krate::DomainEvent for #ident #ty_generics #where_clause {
                 fn event_types() -> ::std::vec::Vec<&'static str> {
+                    #use_check
                     let mut names = ::std::vec::Vec::new();
-                    #(names.extend(<#types as #krate::DomainEvent>::event_types());)*
+                    #(::core::iter::Extend::extend(&mut names, <#types as #krate::DomainEvent>::event_types());)*
                     names
                 }
 
@@ -227,6 +246,7 @@ fn event_set(set: &EventSet<'_>) -> TokenStream {
                 }
 
                 fn to_payload(&self) -> ::core::result::Result<#krate::__private::serde_json::Value, #krate::__private::serde_json::Error> {
+                    #use_check
                     match self {
                         #(Self::#variants(event) => #krate::DomainEvent::to_payload(event),)*
                     }
@@ -243,6 +263,7 @@ fn event_set(set: &EventSet<'_>) -> TokenStream {
                     schema_version: u32,
                     payload: #krate::__private::serde_json::Value,
                 ) -> ::core::result::Result<Self, #krate::DecodeErrorKind> {
+                    #use_check
                     #(
                         if <#types as #krate::DomainEvent>::handles(event_type) {
                             return <#types as #krate::DomainEvent>::from_payload(event_type, schema_version, payload)
@@ -257,6 +278,7 @@ fn event_set(set: &EventSet<'_>) -> TokenStream {
                     schema_version: u32,
                     json: &str,
                 ) -> ::core::result::Result<Self, #krate::DecodeErrorKind> {
+                    #use_check
                     #(
                         if <#types as #krate::DomainEvent>::handles(event_type) {
                             return <#types as #krate::DomainEvent>::from_json(event_type, schema_version, json)
@@ -297,7 +319,7 @@ fn event_set(set: &EventSet<'_>) -> TokenStream {
             }
 
             #[automatically_derived]
-            impl<__EsState: ?::core::marker::Sized #(+ #krate::Apply<#types>)*, #(#params),*>
+            impl<#(#lifetimes,)* __EsState: ?::core::marker::Sized #(+ #krate::Apply<#types>)*, #(#params),*>
                 #krate::__private::ApplyEach<__EsState> for #ident #ty_generics #where_clause
             {
                 #[inline]
@@ -309,4 +331,34 @@ fn event_set(set: &EventSet<'_>) -> TokenStream {
             }
         };
     }
+}
+
+/// The compile-time check that no two variants of a set share a stored name or alias: one
+/// constant expression over all variants (not one item per pair), failing on the later variant.
+fn distinct_names_check(set: &EventSet<'_>, krate: &Path) -> TokenStream {
+    let types = set.variants.iter().map(|v| &v.ty);
+    let names = set.variants.iter().map(|v| v.ident.to_string());
+    let tail = format!(
+        "` of `{}` have the same stored event name (or alias): give one of them another `#[event(name = \"...\")]`",
+        set.input.ident
+    );
+    let arms =
+        set.variants.iter().enumerate().map(
+            |(j, v)| quote_spanned!(v.ty.span()=> #j => ::core::panic!("{}", message.as_str()),),
+        );
+    quote! {{
+        let groups: &[&[(&'static str, &'static [&'static str])]] = &[
+            #(<#types as #krate::__private::StoredNames>::NAMES,)*
+        ];
+        let variants: &[&str] = &[#(#names),*];
+        if let ::core::option::Option::Some((i, j)) = #krate::__private::first_overlap(groups) {
+            let message = #krate::__private::ConstMessage::new(&[
+                "variants `", variants[i], "` and `", variants[j], #tail,
+            ]);
+            match j {
+                #(#arms)*
+                _ => ::core::panic!("{}", message.as_str()),
+            }
+        }
+    }}
 }

@@ -24,7 +24,6 @@ pub(crate) fn event_handler(args: TokenStream, item: ItemImpl) -> TokenStream {
         let mut seen = Vec::new();
         let meant: Vec<EventMethod> = methods
             .into_iter()
-            .filter(|m| !m.is_async && m.output.is_none())
             .filter(|m| {
                 let key = m.event.to_token_stream().to_string();
                 let new = !seen.contains(&key);
@@ -49,14 +48,22 @@ pub(crate) fn event_handler(args: TokenStream, item: ItemImpl) -> TokenStream {
     let apply = if methods.iter().all(EventMethod::is_apply) {
         apply_impls(&imp.item, &methods, &krate, false)
     } else {
-        TokenStream::new()
+        read_model_marker(&imp.item, &krate)
     };
-    let handler = event_handler_impl(&imp.item, &methods, &krate);
+    // An apply block (without `#[cfg]`'d methods, which its type list leaves out) handles
+    // events through its type list: a few lines whatever the number of events.
+    let handler = if methods.iter().all(|m| m.is_apply() && m.cfgs.is_empty()) {
+        apply_list_handler_impl(&imp.item, &krate)
+    } else {
+        event_handler_impl(&imp.item, &methods, &krate)
+    };
+    let overlap = overlap_check(&imp.item, &methods, &krate);
     quote! {
         #original
         const _: () = {
             #apply
             #handler
+            #overlap
         };
     }
 }
@@ -70,13 +77,14 @@ fn apply_impls(
     let self_ty = &item.self_ty;
     let (impl_generics, _, where_clause) = item.generics.split_for_impl();
     let impls = methods.iter().map(|m| {
-        let (event, ident) = (&m.event, &m.ident);
+        let (event, ident, cfgs) = (&m.event, &m.ident, &m.cfgs);
         let body = if placeholder {
             quote!(let _ = event;)
         } else {
             quote!(Self::#ident(self, event))
         };
         quote_spanned! {event.span()=>
+            #(#cfgs)*
             #[automatically_derived]
             impl #impl_generics #krate::Apply<#event> for #self_ty #where_clause {
                 #[inline]
@@ -86,16 +94,116 @@ fn apply_impls(
             }
         }
     });
-    let list = methods.iter().rev().fold(quote!(()), |tail, m| {
-        let event = &m.event;
-        quote!((#event, #tail))
-    });
+    // A `#[cfg]`'d method is left out of the list the aggregate checks against its set (a type
+    // list cannot be cfg'd per element); its `Apply` impl carries the cfg.
+    let list = methods
+        .iter()
+        .rev()
+        .filter(|m| m.cfgs.is_empty())
+        .fold(quote!(()), |tail, m| {
+            let event = &m.event;
+            quote!((#event, #tail))
+        });
     quote! {
         #(#impls)*
 
         #[automatically_derived]
         impl #impl_generics #krate::__private::AppliedEvents for #self_ty #where_clause {
             type List = #list;
+        }
+    }
+}
+
+/// A read model's block (not every method is a plain apply method): an aggregate that has it as
+/// its apply block fails with the message of `AppliedEvents`' marker instead of "no handler".
+fn read_model_marker(item: &ItemImpl, krate: &syn::Path) -> TokenStream {
+    let self_ty = &item.self_ty;
+    let (impl_generics, _, where_clause) = item.generics.split_for_impl();
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #krate::__private::AppliedEvents for #self_ty #where_clause {
+            type List = #krate::__private::ReadModelBlock;
+        }
+    }
+}
+
+/// A compile-time check that no handler of the block is dead: the first method whose event type
+/// matches runs, so a handler whose every event an earlier one already receives (an event after
+/// its whole set, two events with one stored name) would never run. A handler of one event
+/// before the whole set is fine: the set's handler gets the others. One constant over all
+/// handlers; left out for generic blocks and `#[cfg]`'d methods.
+fn overlap_check(item: &ItemImpl, methods: &[EventMethod], krate: &syn::Path) -> TokenStream {
+    let methods: Vec<&EventMethod> = methods.iter().filter(|m| m.cfgs.is_empty()).collect();
+    if !item.generics.params.is_empty() || methods.len() < 2 {
+        return TokenStream::new();
+    }
+    let events = methods.iter().map(|m| &m.event);
+    let handlers = methods.iter().map(|m| {
+        format!(
+            "`{}` (`&{}`)",
+            syn::ext::IdentExt::unraw(&m.ident),
+            valid::pretty(&m.event)
+        )
+    });
+    let arms = methods.iter().enumerate().map(
+        |(j, m)| quote_spanned!(m.event.span()=> #j => ::core::panic!("{}", message.as_str()),),
+    );
+    quote! {
+        const _: () = {
+            let groups: &[&[(&'static str, &'static [&'static str])]] = &[
+                #(<#events as #krate::__private::StoredNames>::NAMES,)*
+            ];
+            let handlers: &[&str] = &[#(#handlers),*];
+            if let ::core::option::Option::Some((i, j)) = #krate::__private::first_shadowed(groups) {
+                let message = #krate::__private::ConstMessage::new(&[
+                    "the handler ", handlers[j], " never runs: the earlier handler ", handlers[i],
+                    " already receives its events (the first matching method of an `#[event_handler]` block runs). Move it above the whole-set handler to handle that event on its own, or remove it and handle the event inside the earlier one",
+                ]);
+                match j {
+                    #(#arms)*
+                    _ => ::core::panic!("{}", message.as_str()),
+                }
+            }
+        };
+    }
+}
+
+/// The `EventHandler<Ctx>` impl of an apply block, for every `Ctx`: walks the block's
+/// `AppliedEvents::List`.
+fn apply_list_handler_impl(item: &ItemImpl, krate: &syn::Path) -> TokenStream {
+    let self_ty = &item.self_ty;
+    let mut generics: Generics = item.generics.clone();
+    generics
+        .params
+        .push(syn::parse_quote!(__EsCtx: ::core::marker::Send + ?::core::marker::Sized));
+    let (impl_generics, _, where_clause) = generics.split_for_impl();
+    let list = quote!(<Self as #krate::__private::AppliedEvents>::List);
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #krate::EventHandler<__EsCtx> for #self_ty #where_clause {
+            fn event_types(&self) -> ::std::vec::Vec<&'static str> {
+                #krate::__private::apply_list_names::<Self, #list>()
+            }
+
+            fn handle<'__es_self, '__es_event, '__es_ctx, '__es_async>(
+                &'__es_self mut self,
+                event: &'__es_event #krate::RecordedEvent,
+                ctx: &'__es_ctx mut __EsCtx,
+            ) -> ::core::pin::Pin<::std::boxed::Box<
+                dyn ::core::future::Future<Output = ::core::result::Result<(), #krate::HandlerError>>
+                    + ::core::marker::Send
+                    + '__es_async,
+            >>
+            where
+                '__es_self: '__es_async,
+                '__es_event: '__es_async,
+                '__es_ctx: '__es_async,
+                Self: '__es_async,
+            {
+                let _ = ctx;
+                let result = #krate::__private::apply_list_handle::<Self, #list>(self, event);
+                ::std::boxed::Box::pin(::core::future::ready(result))
+            }
         }
     }
 }
@@ -155,9 +263,8 @@ fn event_handler_impl(item: &ItemImpl, methods: &[EventMethod], krate: &syn::Pat
         }
     };
     let (impl_generics, _, where_clause) = generics.split_for_impl();
-    let events: Vec<&Type> = methods.iter().map(|m| &m.event).collect();
     let branches = methods.iter().map(|m| {
-        let (event, ident) = (&m.event, &m.ident);
+        let (event, ident, cfgs) = (&m.event, &m.ident, &m.cfgs);
         let args = m.roles.iter().map(|role| match role {
             ArgRole::Event => quote!(&decoded.event),
             ArgRole::Meta => quote!(&decoded.meta),
@@ -175,37 +282,57 @@ fn event_handler_impl(item: &ItemImpl, methods: &[EventMethod], krate: &syn::Pat
             None => quote!(<() as #krate::IntoHandlerResult>::into_handler_result),
         };
         quote! {
+            #(#cfgs)*
             if <#event as #krate::DomainEvent>::handles(event_type) {
                 let decoded = event.decode::<#event>()?;
                 return #convert(#call);
             }
         }
     });
+    let name_loops = methods.iter().map(|m| {
+        let (event, cfgs) = (&m.event, &m.cfgs);
+        quote! {
+            #(#cfgs)*
+            for name in <#event as #krate::DomainEvent>::event_types() {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+    });
+    // The signature `#[async_trait]` gives the trait's method, written out with absolute paths
+    // (the expansion of `#[async_trait]` itself names `Box`, which `#![no_implicit_prelude]`
+    // crates do not have).
     quote! {
-        #[#krate::__private::async_trait]
         #[automatically_derived]
         impl #impl_generics #krate::EventHandler<#ctx_ty> for #self_ty #where_clause {
             fn event_types(&self) -> ::std::vec::Vec<&'static str> {
                 let mut names: ::std::vec::Vec<&'static str> = ::std::vec::Vec::new();
-                #(
-                    for name in <#events as #krate::DomainEvent>::event_types() {
-                        if !names.contains(&name) {
-                            names.push(name);
-                        }
-                    }
-                )*
+                #(#name_loops)*
                 names
             }
 
-            async fn handle(
-                &mut self,
-                event: &#krate::RecordedEvent,
-                ctx: &mut #ctx_ty,
-            ) -> ::core::result::Result<(), #krate::HandlerError> {
-                let event_type = event.meta.event_type.as_str();
-                #(#branches)*
-                let _ = ctx;
-                ::core::result::Result::Ok(())
+            fn handle<'__es_self, '__es_event, '__es_ctx, '__es_async>(
+                &'__es_self mut self,
+                event: &'__es_event #krate::RecordedEvent,
+                ctx: &'__es_ctx mut #ctx_ty,
+            ) -> ::core::pin::Pin<::std::boxed::Box<
+                dyn ::core::future::Future<Output = ::core::result::Result<(), #krate::HandlerError>>
+                    + ::core::marker::Send
+                    + '__es_async,
+            >>
+            where
+                '__es_self: '__es_async,
+                '__es_event: '__es_async,
+                '__es_ctx: '__es_async,
+                Self: '__es_async,
+            {
+                ::std::boxed::Box::pin(async move {
+                    let event_type = event.meta.event_type.as_str();
+                    #(#branches)*
+                    let _ = ctx;
+                    ::core::result::Result::Ok(())
+                })
             }
         }
     }

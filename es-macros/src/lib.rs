@@ -26,7 +26,14 @@
 //!   returns `()` or `Result<(), E>`.
 //!   - When **every** method is a plain `fn(&mut self, &E)` (not async, nothing else), the block is
 //!     also an aggregate's apply dispatch: it implements `Apply<E>` for each method. This is how the
-//!     macro tells an aggregate from a read model; a block that is both is fine.
+//!     macro tells an aggregate from a read model; a block that is both is fine. A block that
+//!     mixes plain methods with others (`async`, a return type, `&EventMeta`, a context) is an
+//!     error on each other method, so a slip in an aggregate's apply block is not silently a
+//!     read model.
+//!   - The first method whose event type matches a stored event runs. A method that can never
+//!     run (its event's whole set, or an event with the same stored name, is handled above it)
+//!     is a compile error; an event's own method above its set's method is fine.
+//!   - `#[cfg(...)]` on a method is carried onto everything generated for it.
 //!   - Always, it implements `EventHandler<Ctx>` over exactly the named event types (structs or
 //!     whole event sets, from any number of aggregates), with `event_types()` listing their stored
 //!     names so a store can filter `read_all`. Without a context parameter the impl is generic over
@@ -35,8 +42,9 @@
 //!   - One `#[event_handler]` block per type.
 //! - `#[command_handler]` on an inherent impl block of an aggregate: one method per command type,
 //!   `fn(&self, Cmd) -> Result<R, E>` or `async fn`, where `R` is one event, an event-set value,
-//!   a `Vec` or `Option` of either, or `()`. Each method becomes a `Handle<Cmd>` impl, used by
-//!   `Repository::execute`.
+//!   a `Vec` or `Option` of either, or `()`. `Result` may be an alias with a default error
+//!   (`-> Result<Withdrawn>`). Each method becomes a `Handle<Cmd>` impl, used by
+//!   `Repository::execute`; helper methods belong in a plain `impl` block.
 //!
 //! Every macro accepts `crate = path` (`#[event(crate = my_es)]`, `#[event_handler(crate = my_es)]`,
 //! ...) for a crate that renamed its `es-core` dependency.
@@ -51,6 +59,7 @@ mod errors;
 mod expand_aggregate;
 mod expand_command;
 mod expand_event;
+mod expand_event_set;
 mod expand_handler;
 mod tags;
 mod valid;
@@ -64,7 +73,11 @@ use syn::{DeriveInput, ItemImpl, parse_macro_input};
 /// # On a struct: one event type
 ///
 /// The struct has named fields (its payload is a JSON object; `struct Closed {}` for an event
-/// without data) and must also derive `Serialize` and `Deserialize`. It gets `Event` (hence
+/// without data) and must also derive `Serialize` and `Deserialize`. It cannot borrow (no
+/// lifetime parameters), and serde container attributes that change the payload's shape
+/// (`#[serde(transparent)]`, `into`, `from`, `try_from`) are rejected: upcasts and other readers
+/// of the log see the payload as a JSON object of the fields. Field attributes (`rename`,
+/// `default`, ...) and `rename_all`, `deny_unknown_fields` are fine. It gets `Event` (hence
 /// `DomainEvent`) and can be returned by a command handler of any aggregate whose event set
 /// contains it. A generic struct is an event whenever its parameters make it
 /// `Serialize + DeserializeOwned + Send + Sync + 'static`.
@@ -94,8 +107,9 @@ use syn::{DeriveInput, ItemImpl, parse_macro_input};
 /// stored alone decodes as part of any set that contains it. It gets `DomainEvent`, `From<Variant>` for every variant, and can be used as
 /// `#[aggregate(events = ...)]`, returned by command handlers and handled whole by an
 /// `#[event_handler]` method. Two variants whose events share a stored name or alias are a
-/// compile error. The only key on an enum is `crate = path`; `name`, `version`, `aliases` and
-/// `upcast` belong to the variants' structs.
+/// compile error (for a generic set, when the set is used with concrete type arguments). An event
+/// set cannot be a variant of another set. The only key on an enum is `crate = path`; `name`,
+/// `version`, `aliases` and `upcast` belong to the variants' structs.
 ///
 /// Runnable examples of every key come first in `es-core`'s documentation of this macro
 /// (`es_core::DomainEvent`).
@@ -107,6 +121,49 @@ pub fn derive_domain_event(input: TokenStream) -> TokenStream {
         .into()
 }
 
+/// Declares an event set and its events in one enum: every struct variant (or unit variant) is an
+/// event, with its own `#[event(...)]` (stable name, version, aliases, upcasts), and becomes an
+/// event struct of the same name; the enum becomes the set of newtype variants over them. So
+///
+/// ```ignore
+/// #[event_set]
+/// #[derive(Debug, Clone, PartialEq)]
+/// pub enum AccountEvent {
+///     #[event(name = "account.opened")]
+///     Opened { owner: String },
+///     #[event(name = "account.closed")]
+///     Closed,
+///     Audited(Audited), // an event struct declared elsewhere
+/// }
+/// ```
+///
+/// is exactly
+///
+/// ```ignore
+/// #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DomainEvent)]
+/// #[event(name = "account.opened")]
+/// pub struct Opened { pub owner: String }
+///
+/// #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DomainEvent)]
+/// #[event(name = "account.closed")]
+/// pub struct Closed {}
+///
+/// #[derive(Debug, Clone, PartialEq, DomainEvent)]
+/// pub enum AccountEvent { Opened(Opened), Closed(Closed), Audited(Audited) }
+/// ```
+///
+/// with every check of both derives, and handlers take the events as before
+/// (`fn opened(&mut self, e: &Opened)`). Put `#[event_set]` above the enum's `#[derive(...)]`:
+/// its derives (other than `DomainEvent`, `Serialize`, `Deserialize`) are repeated on every
+/// event struct. The variants' fields get the enum's visibility; the variants' attributes (docs,
+/// `#[event]`, `#[serde]`, `#[cfg]`) go to their structs. The set cannot be generic. Its only
+/// argument is `crate = path`.
+#[proc_macro_attribute]
+pub fn event_set(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = parse_macro_input!(item as syn::ItemEnum);
+    expand_event_set::event_set(args.into(), item).into()
+}
+
 /// Derives `es_core::Aggregate` for a struct: the state its events fold into. The struct must be
 /// `Default + Send + Sync + 'static` (its state before the first event is `Default::default()`).
 ///
@@ -115,7 +172,8 @@ pub fn derive_domain_event(input: TokenStream) -> TokenStream {
 /// `ignore`) is a compile error naming the event and the aggregate, and so is a handler of an
 /// event that is not in the set.
 ///
-/// Keys of `#[aggregate(...)]` (several `#[aggregate]` attributes are merged):
+/// Keys of `#[aggregate(...)]`, in one attribute (a second `#[aggregate]` attribute or a key
+/// given twice is an error):
 ///
 /// | key | what it does | default | example |
 /// |---|---|---|---|
@@ -123,7 +181,7 @@ pub fn derive_domain_event(input: TokenStream) -> TokenStream {
 /// | `name = "..."` | the aggregate type's name (`Aggregate::NAME`); the stream of aggregate `id` is `"{name}-{id}"`, so changing it loses the stored streams. Non-empty, no control characters. | the type's name (`"Account"`) | `#[aggregate(name = "account")]` |
 /// | `snapshot_every = N` | store a snapshot of the state after the append that crosses a multiple of `N` events, and load from the latest snapshot instead of replaying the whole stream (`Aggregate::SNAPSHOT_EVERY`). The state must then be `Serialize + Deserialize`. `N > 0`. | no snapshots | `#[aggregate(snapshot_every = 100)]` |
 /// | `snapshot_version = N` | the schema version of the snapshot state (`Aggregate::SNAPSHOT_VERSION`): bump it when the state's shape changes, and stored snapshots of another version are ignored (the stream is replayed). Needs `snapshot_every`. Starts at 1. | `1` | `#[aggregate(snapshot_every = 100, snapshot_version = 2)]` |
-/// | `ignore(T, ...)` | events of the set that do not change this state: each gets a no-op `Apply<T>` instead of a handler method. Each type once. | none | `#[aggregate(events = AccountEvent, ignore(Audited))]` |
+/// | `ignore(T, ...)` | events of the set that do not change this state: each gets a no-op `Apply<T>` instead of a handler method. Each type once, and each in the set. | none | `#[aggregate(events = AccountEvent, ignore(Audited))]` |
 /// | `crate = path` | the path of `es-core` in the generated code, for a crate that renamed its dependency (also `crate = "path"`) | `::es_core` | `#[aggregate(crate = my_es, events = WalletEvent)]` |
 ///
 /// Runnable examples of every key come first in `es-core`'s documentation of this macro
@@ -155,14 +213,21 @@ pub fn derive_aggregate(input: TokenStream) -> TokenStream {
 ///   takes the same type;
 /// - it may be `async`, has no type parameters, and returns `()` or `Result<(), E>` with
 ///   `E: Into<Box<dyn Error + Send + Sync>>` (an `Err` becomes `HandlerError::Failed`);
-/// - each event type has one method. One `#[event_handler]` block per type.
+/// - each event type has one method. One `#[event_handler]` block per type;
+/// - the first method whose event type matches runs: a method that never can (an event after its
+///   whole set's method, or two events with one stored name) is a compile error, while an
+///   event's method above its set's method handles that event and the set's method the others;
+/// - `#[cfg(...)]` on a method applies to everything generated for it.
 ///
 /// # What it implements
 ///
 /// - When **every** method is a plain `fn(&mut self, &E)` (not `async`, no meta, no context, no
 ///   return type), `Apply<E>` for each method: this is the apply dispatch of an aggregate, which
-///   `#[derive(Aggregate)]` checks against its event set. A block with any other method is a read
-///   model only.
+///   `#[derive(Aggregate)]` checks against its event set. A block whose methods all have another
+///   shape is a read model only (an aggregate with it as its apply block fails to compile,
+///   saying so). A block that mixes the two shapes is an error on each method that is not plain:
+///   the macro cannot see whether the type is an aggregate, and a stray `async` must not turn an
+///   apply block into a read model.
 /// - Always, `EventHandler<Ctx>` over exactly the named event types: `event_types()` lists their
 ///   stored names and aliases (so a store can filter `read_all`), and `handle` decodes (and
 ///   upcasts) an event of one of them and calls its method; other events are ignored. Without a
@@ -195,7 +260,10 @@ pub fn event_handler(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - `R` is what the command decides: one event struct of the aggregate's set, an event-set value,
 ///   a `Vec` or `Option` of either, or `()` for none. An empty result appends nothing.
 /// - `E` (`Handle::Error`, `Send`) is why a command is rejected: `ExecuteError::Rejected(E)`,
-///   nothing written. Use `std::convert::Infallible` for a command that never fails.
+///   nothing written. Use `std::convert::Infallible` for a command that never fails. The
+///   `Result` may be a crate's alias with a default error type (`-> Result<Withdrawn>`).
+/// - Every method is a command handler: helper methods go in a plain `impl` block.
+///   `#[cfg(...)]` on a method applies to its `Handle` impl.
 /// - Each command type has one handler; an aggregate may have several `#[command_handler]`
 ///   blocks.
 ///

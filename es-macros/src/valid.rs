@@ -28,8 +28,63 @@ pub(crate) fn pretty(tokens: &impl ToTokens) -> String {
     out
 }
 
+/// Serde container attributes that make an event's stored payload something other than a JSON
+/// object of its fields. The payload is what upcasters, `via` types and other programs reading
+/// the log see, so its shape must follow from the struct's fields alone.
+const PAYLOAD_SHAPE_KEYS: [(&str, &str); 4] = [
+    (
+        "transparent",
+        "stores the payload as the single field's value instead of a JSON object",
+    ),
+    ("into", "stores the payload in the shape of another type"),
+    ("from", "decodes the payload in the shape of another type"),
+    (
+        "try_from",
+        "decodes the payload in the shape of another type",
+    ),
+];
+
+/// Rejects serde container attributes that change the stored payload's shape.
+fn serde_container(input: &syn::DeriveInput, errors: &mut Errors) {
+    use syn::punctuated::Punctuated;
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        // Anything serde itself rejects is left to serde's own message.
+        let Ok(metas) =
+            attr.parse_args_with(Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated)
+        else {
+            continue;
+        };
+        for meta in metas {
+            let path = meta.path();
+            let Some((key, why)) = PAYLOAD_SHAPE_KEYS
+                .iter()
+                .find(|(key, _)| path.is_ident(key))
+            else {
+                continue;
+            };
+            errors.error(
+                path,
+                format!(
+                    "`#[serde({key})]` on an event {why}: an event's payload is stored as a JSON object of its fields. Remove it, and write the fields in the struct itself (`struct {} {{ pub amount: i64 }}`); a newer shape is a new `version` with an upcast",
+                    input.ident
+                ),
+            );
+        }
+    }
+}
+
 /// Checks an event struct's attribute: version, aliases and the upcast chain.
 pub(crate) fn event_struct(event: &EventStruct<'_>, errors: &mut Errors) {
+    serde_container(event.input, errors);
+    for lifetime in event.input.generics.lifetimes() {
+        errors.error(
+            &lifetime.lifetime,
+            format!(
+                "an event cannot borrow (`{}`): it is decoded from the stored JSON and kept after the store's buffers are gone. Use owned fields (`String` instead of `&{} str`, `Vec<T>` instead of `&{} [T]`) and remove the lifetime parameter",
+                lifetime.lifetime, lifetime.lifetime, lifetime.lifetime
+            ),
+        );
+    }
     let attr = &event.attr;
     let version = attr.version.map_or(1, |v| v.value);
     if let Some(v) = attr.version.filter(|v| v.value == 0) {
@@ -256,6 +311,8 @@ pub(crate) struct EventMethod {
     /// `Ctx` of the `&mut Ctx` parameter.
     pub ctx: Option<Type>,
     pub output: Option<Type>,
+    pub cfgs: Vec<syn::Attribute>,
+    pub sig_span: proc_macro2::Span,
 }
 
 impl EventMethod {
@@ -382,6 +439,8 @@ pub(crate) fn event_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Event
             roles,
             ctx,
             output: method.output.clone(),
+            cfgs: method.cfgs.clone(),
+            sig_span: method.sig_span,
         });
     }
     let mut seen: Vec<(String, &syn::Ident)> = Vec::new();
@@ -397,6 +456,7 @@ pub(crate) fn event_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Event
         }
         seen.push((key, &method.ident));
     }
+    mixed_block(&out, errors);
     let mut ctx: Option<&Type> = None;
     for method in &out {
         if let Some(this) = &method.ctx {
@@ -421,31 +481,166 @@ pub(crate) fn event_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Event
     out
 }
 
+/// Why a method is not a plain apply method `fn(&mut self, &E)`, if it is not.
+fn not_apply_because(method: &EventMethod) -> Option<&'static str> {
+    if method.is_async {
+        Some("it is `async`")
+    } else if method.output.is_some() {
+        Some("it returns a value")
+    } else if method.roles.contains(&ArgRole::Meta) {
+        Some("it takes `&EventMeta`")
+    } else if method.roles.contains(&ArgRole::Ctx) {
+        Some("it takes a context parameter")
+    } else {
+        None
+    }
+}
+
+/// A block is either an aggregate's apply methods (every method a plain `fn(&mut self, &E)`) or
+/// a read model's handlers. The macro cannot see whether the type is an aggregate, so a block
+/// that mixes both shapes is an error on each method that is not plain: otherwise one `async`
+/// or `Result` by mistake would silently turn an aggregate's apply block into a read model.
+fn mixed_block(methods: &[EventMethod], errors: &mut Errors) {
+    let Some(plain) = methods.iter().find(|m| m.is_apply()) else {
+        return;
+    };
+    for method in methods {
+        if let Some(because) = not_apply_because(method) {
+            errors.error_at(
+                method.sig_span,
+                format!(
+                    "`{}` is not a plain apply method ({because}), but `{}` in the same `#[event_handler]` block is. An aggregate's apply methods are all `fn {}(&mut self, event: &{})`: not `async`, no return type, no `&EventMeta`, no context. If this block is a read model, give every method the read-model shape (for example add `_: &EventMeta` to `{}`) or put them in separate types",
+                    method.ident,
+                    plain.ident,
+                    method.ident,
+                    pretty(&method.event),
+                    plain.ident,
+                ),
+            );
+        }
+    }
+}
+
 /// A checked `#[command_handler]` method.
 pub(crate) struct CommandMethod {
     pub ident: syn::Ident,
     pub is_async: bool,
     pub command: Type,
-    pub ok: Type,
-    pub err: Type,
+    pub output: CommandOutput,
+    pub cfgs: Vec<syn::Attribute>,
+    /// For a `#[command]` method: the command struct to declare.
+    pub inline: Option<InlineFields>,
 }
 
-fn result_args(ty: &Type) -> Option<(Type, Type)> {
+/// The command struct of a `#[command]` method: its name, visibility, docs and fields (the
+/// method's parameters).
+pub(crate) struct InlineFields {
+    pub name: syn::Ident,
+    pub vis: syn::Visibility,
+    pub docs: Vec<syn::Attribute>,
+    pub fields: Vec<(syn::Ident, Type)>,
+}
+
+/// `open_account` -> `OpenAccount`.
+fn upper_camel(ident: &syn::Ident) -> syn::Ident {
+    let text = syn::ext::IdentExt::unraw(ident).to_string();
+    let mut out = String::new();
+    for part in text.split('_').filter(|p| !p.is_empty()) {
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            out.extend(first.to_uppercase());
+            out.push_str(chars.as_str());
+        }
+    }
+    syn::Ident::new(&out, ident.span())
+}
+
+/// The command struct of a `#[command]` method, or `None` after reporting why it cannot be.
+fn inline_command(method: &Method, errors: &mut Errors) -> Option<InlineFields> {
+    let inline = match method.inline_command.as_ref()? {
+        Ok(inline) => inline,
+        Err(error) => {
+            errors.push(error.clone());
+            return None;
+        }
+    };
+    let mut fields = Vec::new();
+    let mut ok = true;
+    for param in &method.params {
+        match (&param.name, &param.ty) {
+            (_, Type::Reference(r)) => {
+                errors.error(
+                    r,
+                    format!(
+                        "a `#[command]` method's parameters become the fields of the command, which owns them: take an owned value instead of `{}` (`String` for `&str`, `Vec<T>` for `&[T]`, `T` for `&T`)",
+                        pretty(r)
+                    ),
+                );
+                ok = false;
+            }
+            (Some(name), ty) => fields.push((name.clone(), ty.clone())),
+            (None, ty) => {
+                errors.error(
+                    ty,
+                    "a `#[command]` method's parameters become the fields of the command: give this one a plain name (`amount: i64`)",
+                );
+                ok = false;
+            }
+        }
+    }
+    let _ = inline.span;
+    ok.then(|| InlineFields {
+        name: inline
+            .name
+            .clone()
+            .unwrap_or_else(|| upper_camel(&method.ident)),
+        vis: method.vis.clone(),
+        docs: method.docs.clone(),
+        fields,
+    })
+}
+
+/// The return type of a command handler.
+pub(crate) enum CommandOutput {
+    /// `Result<Ok, Err>` written out.
+    Split { ok: Box<Type>, err: Box<Type> },
+    /// A `Result` alias with fewer arguments (`Result<Withdrawn>`): split through a trait.
+    Alias(Box<Type>),
+}
+
+fn result_args(ty: &Type) -> Option<CommandOutput> {
     let Type::Path(p) = ty else { return None };
     let last = p.path.segments.last()?;
     if last.ident != "Result" {
         return None;
     }
     let PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
+        return Some(CommandOutput::Alias(Box::new(ty.clone())));
     };
-    let mut types = args.args.iter().filter_map(|a| match a {
-        GenericArgument::Type(t) => Some(t.clone()),
-        _ => None,
-    });
-    let ok = types.next()?;
-    let err = types.next()?;
-    Some((ok, err))
+    let types: Vec<Type> = args
+        .args
+        .iter()
+        .filter_map(|a| match a {
+            GenericArgument::Type(t) => Some(t.clone()),
+            _ => None,
+        })
+        .collect();
+    match <[Type; 2]>::try_from(types) {
+        Ok([ok, err]) => Some(CommandOutput::Split {
+            ok: Box::new(ok),
+            err: Box::new(err),
+        }),
+        Err(_) => Some(CommandOutput::Alias(Box::new(ty.clone()))),
+    }
+}
+
+/// The hint every "this is not a command handler" message ends with.
+fn helper_hint(method: &Method, self_ty: &Type) -> String {
+    format!(
+        "every method of a `#[command_handler]` block is a command handler; if `{}` is a helper, move it to a plain `impl {} {{ ... }}` block",
+        method.ident,
+        pretty(self_ty)
+    )
 }
 
 /// Checks the methods of a `#[command_handler]` impl block.
@@ -470,7 +665,15 @@ pub(crate) fn command_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Com
                 "a command handler method cannot have type parameters: name the command type",
             );
         }
+        let inline = inline_command(method, errors);
+        if method.inline_command.is_some() && inline.is_none() {
+            continue;
+        }
         let command = match method.params.as_slice() {
+            _ if inline.is_some() => {
+                let name = inline.as_ref().map(|i| &i.name);
+                syn::parse_quote!(#name)
+            }
             [one] => match &one.ty {
                 Type::Reference(r) => {
                     errors.error(
@@ -484,7 +687,11 @@ pub(crate) fn command_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Com
             [] => {
                 errors.error_at(
                     method.sig_span,
-                    format!("this command handler has no command parameter: write `fn {}(&self, command: Command) -> Result<Events, Error>`", method.ident),
+                    format!(
+                        "this command handler has no command parameter: write `fn {}(&self, command: Command) -> Result<Events, Error>`; {}",
+                        method.ident,
+                        helper_hint(method, &imp.item.self_ty)
+                    ),
                 );
                 continue;
             }
@@ -492,7 +699,10 @@ pub(crate) fn command_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Com
                 for p in extra {
                     errors.error(
                         &p.ty,
-                        "unexpected parameter: a command handler takes exactly one command (`fn ...(&self, command: Command)`); put everything it needs into the command type",
+                        format!(
+                            "unexpected parameter: a command handler takes exactly one command (`fn ...(&self, command: Command)`); put everything it needs into the command type; {}",
+                            helper_hint(method, &imp.item.self_ty)
+                        ),
                     );
                 }
                 continue;
@@ -505,12 +715,13 @@ pub(crate) fn command_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Com
             );
             continue;
         };
-        let Some((ok, err)) = result_args(output) else {
+        let Some(output) = result_args(output) else {
             errors.error(
                 output,
                 format!(
-                    "a command handler returns `Result<Events, Error>`: write `-> Result<{}, YourError>` (use `std::convert::Infallible` if it never fails)",
-                    pretty(&output)
+                    "a command handler returns `Result<Events, Error>`: write `-> Result<{}, YourError>` (use `std::convert::Infallible` if it never fails); {}",
+                    pretty(&output),
+                    helper_hint(method, &imp.item.self_ty)
                 ),
             );
             continue;
@@ -519,8 +730,9 @@ pub(crate) fn command_handler(imp: &HandlerImpl, errors: &mut Errors) -> Vec<Com
             ident: method.ident.clone(),
             is_async: method.is_async,
             command,
-            ok,
-            err,
+            output,
+            cfgs: method.cfgs.clone(),
+            inline,
         });
     }
     let mut seen: Vec<(String, &syn::Ident)> = Vec::new();

@@ -12,6 +12,12 @@ pub struct Deposited {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, DomainEvent)]
+#[event(name = "account.withdrawn")]
+pub struct Withdrawn {
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, DomainEvent)]
 #[event(name = "order.placed")]
 pub struct Placed {
     pub total: i64,
@@ -20,6 +26,7 @@ pub struct Placed {
 #[derive(Debug, Clone, DomainEvent)]
 pub enum AccountEvent {
     Deposited(Deposited),
+    Withdrawn(Withdrawn),
 }
 
 #[derive(Debug, Clone, DomainEvent)]
@@ -82,7 +89,7 @@ fn main() {
     assert_handler::<Tx<'static>, _>(&report);
     assert_eq!(
         EventHandler::<Tx<'_>>::event_types(&report),
-        ["account.deposited", "order.placed"]
+        ["account.deposited", "order.placed", "account.withdrawn"]
     );
     let seen = Seen::default();
     assert_handler::<(), _>(&seen);
