@@ -105,6 +105,53 @@ pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
     fn tags(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// The payload keys of the fields marked `#[personal(subject = ...)]` (see
+    /// [`crate::personal`]): stored encrypted with their subject's key.
+    const PERSONAL: &'static [&'static str] = &[];
+
+    /// The subject of each [`PERSONAL`](Self::PERSONAL) field, in the same order.
+    fn personal_subjects(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// What a personal field reads as once its subject is forgotten (its type's `Default`).
+    fn erased_value(field: &str) -> Value {
+        let _ = field;
+        Value::Null
+    }
+}
+
+/// Wraps the personal fields of `payload` for their subjects (see [`crate::personal`]).
+fn mark_personal<T: Event>(event: &T, payload: &mut Value) {
+    if T::PERSONAL.is_empty() {
+        return;
+    }
+    for (field, subject) in T::PERSONAL.iter().zip(event.personal_subjects()) {
+        if let Some(slot) = payload.get_mut(*field) {
+            *slot = crate::personal::mark(&subject, slot.take());
+        }
+    }
+}
+
+/// Unwraps the personal values of a stored payload; erased ones read as `None` here and get their
+/// field's erased value after upcasting ([`fill_erased`]). Whether there were any.
+fn unmark_personal(payload: &mut Value) -> bool {
+    let had = crate::personal::may_contain_personal_value(payload);
+    if had {
+        crate::personal::unmark(payload);
+    }
+    had
+}
+
+fn fill_erased<T: Event>(payload: &mut Value) {
+    for field in T::PERSONAL {
+        if let Some(slot) = payload.get_mut(*field)
+            && slot.is_null()
+        {
+            *slot = T::erased_value(field);
+        }
+    }
 }
 
 impl<T: Event> DomainEvent for T {
@@ -128,7 +175,9 @@ impl<T: Event> DomainEvent for T {
     }
 
     fn to_payload(&self) -> Result<Value, serde_json::Error> {
-        serde_json::to_value(self)
+        let mut payload = serde_json::to_value(self)?;
+        mark_personal(self, &mut payload);
+        Ok(payload)
     }
 
     fn tags(&self) -> Vec<String> {
@@ -153,6 +202,7 @@ impl<T: Event> DomainEvent for T {
         }
         let mut version = schema_version;
         let mut payload = payload;
+        let personal = unmark_personal(&mut payload);
         while version < T::VERSION {
             let (next, upcast) = T::upcast(version, payload)?;
             if next <= version {
@@ -164,6 +214,9 @@ impl<T: Event> DomainEvent for T {
             version = next;
             payload = upcast;
         }
+        if personal {
+            fill_erased::<T>(&mut payload);
+        }
         Ok(serde_json::from_value(payload)?)
     }
 
@@ -172,7 +225,10 @@ impl<T: Event> DomainEvent for T {
         schema_version: u32,
         json: &str,
     ) -> Result<Self, DecodeErrorKind> {
-        if schema_version == T::VERSION && T::handles(event_type) {
+        if schema_version == T::VERSION
+            && T::handles(event_type)
+            && !crate::personal::may_contain_personal(json)
+        {
             return Ok(serde_json::from_str(json)?);
         }
         let payload: Value = serde_json::from_str(json)?;

@@ -69,6 +69,7 @@ mod id;
 pub mod limits;
 mod memory;
 mod metadata;
+pub mod personal;
 pub mod projection;
 mod repository;
 mod store;

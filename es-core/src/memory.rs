@@ -44,6 +44,12 @@ struct Data {
     checkpoints: HashMap<String, Checkpoint>,
     parked: Vec<ParkedEvent>,
     next_parked_id: i64,
+    keys: HashMap<String, crate::personal::DataKey>,
+    forgotten: Vec<(
+        String,
+        crate::personal::ForgetRequest,
+        chrono::DateTime<Utc>,
+    )>,
 }
 
 impl Default for MemoryStore {
@@ -321,6 +327,41 @@ impl SnapshotStore for MemoryStore {
                 .insert(snapshot.stream_id.clone(), snapshot.clone());
         }
         Ok(())
+    }
+
+    async fn delete_snapshot(&self, stream: &StreamId) -> Result<(), StoreError> {
+        self.write().snapshots.remove(stream);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl crate::personal::KeyStore for MemoryStore {
+    async fn data_key(&self, subject: &str) -> Result<crate::personal::DataKey, StoreError> {
+        let mut data = self.write();
+        Ok(data
+            .keys
+            .entry(subject.to_owned())
+            .or_insert_with(crate::personal::DataKey::generate)
+            .clone())
+    }
+
+    async fn existing_key(
+        &self,
+        subject: &str,
+    ) -> Result<Option<crate::personal::DataKey>, StoreError> {
+        Ok(self.read().keys.get(subject).cloned())
+    }
+
+    async fn forget_key(
+        &self,
+        subject: &str,
+        request: &crate::personal::ForgetRequest,
+    ) -> Result<bool, StoreError> {
+        let mut data = self.write();
+        data.forgotten
+            .push((subject.to_owned(), request.clone(), Utc::now()));
+        Ok(data.keys.remove(subject).is_some())
     }
 }
 

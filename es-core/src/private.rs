@@ -625,6 +625,28 @@ impl<T: std::fmt::Display + ?Sized> TagValue for T {
     }
 }
 
+/// What a `#[personal]` field's type must be: one with a `Default`, which is what it reads as
+/// after its subject is forgotten.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be personal data: it has no value to read as once its subject is forgotten",
+    label = "`{Self}` does not implement `Default` and `Serialize`",
+    note = "a `#[personal]` field reads as its type's `Default` after forgetting: use a type with `Default` (a `String`, an `Option<T>`) or wrap it, `es_core::personal::Personal<T>` (reads as `Personal::Erased`)"
+)]
+pub trait ErasedValue {
+    /// The erased value, as JSON.
+    fn erased() -> serde_json::Value;
+}
+impl<T: Default + serde::Serialize> ErasedValue for T {
+    fn erased() -> serde_json::Value {
+        serde_json::to_value(T::default()).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// The erased value of a `#[personal]` field's type (checks [`ErasedValue`] at the type).
+pub fn erased_value<T: ErasedValue>() -> serde_json::Value {
+    T::erased()
+}
+
 /// The value of a `#[tag]` field (checks [`TagValue`] at the field's type).
 pub fn tag_value<T: TagValue + ?Sized>(value: &T) -> String {
     value.tag_value()

@@ -237,6 +237,14 @@ pub trait SnapshotStore: Send + Sync {
 
     /// Stores a snapshot unless a snapshot at a newer or equal version is already stored.
     async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError>;
+
+    /// Deletes a stream's snapshot (the next load replays the stream). Forgetting a data subject
+    /// drops the snapshots that may hold its personal data ([`crate::personal`]). Every shipped
+    /// store implements it; the default returns [`StoreError::Unsupported`].
+    async fn delete_snapshot(&self, stream: &StreamId) -> Result<(), StoreError> {
+        let _ = stream;
+        Err(StoreError::Unsupported("deleting snapshots"))
+    }
 }
 
 /// Stores named subscription checkpoints.
@@ -295,6 +303,9 @@ macro_rules! forward_store {
             }
             async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
                 (**self).save_snapshot(snapshot).await
+            }
+            async fn delete_snapshot(&self, stream: &StreamId) -> Result<(), StoreError> {
+                (**self).delete_snapshot(stream).await
             }
         }
 

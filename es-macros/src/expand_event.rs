@@ -18,6 +18,7 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let mut errors = Errors::default();
     let parsed = EventInput::parse(input, &mut errors);
     let tag_fields = crate::tags::tag_fields(input, &mut errors);
+    let personal_fields = crate::personal::personal_fields(input, &mut errors);
     match &parsed {
         Some(EventInput::Struct(s)) => valid::event_struct(s, &mut errors),
         Some(EventInput::Set(s)) => valid::event_set(s, &mut errors),
@@ -35,7 +36,7 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             if checked.is_err() {
                 s.attr.upcasts.clear();
             }
-            event_struct(&s, &tag_fields)
+            event_struct(&s, &tag_fields, &personal_fields)
         }
         Some(EventInput::Set(s)) if checked.is_ok() => event_set(&s),
         _ => TokenStream::new(),
@@ -57,9 +58,14 @@ fn split_params(generics: &syn::Generics) -> (Vec<&syn::GenericParam>, Vec<&syn:
         .partition(|p| matches!(p, syn::GenericParam::Lifetime(_)))
 }
 
-fn event_struct(event: &EventStruct<'_>, tag_fields: &[crate::tags::TagField]) -> TokenStream {
+fn event_struct(
+    event: &EventStruct<'_>,
+    tag_fields: &[crate::tags::TagField],
+    personal_fields: &[crate::personal::PersonalField],
+) -> TokenStream {
     let krate = event.attr.krate.clone().unwrap_or_else(default_crate);
     let tags = crate::tags::tags_fn(&krate, tag_fields);
+    let personal = crate::personal::personal_items(&krate, personal_fields);
     let ident = &event.input.ident;
     let (impl_generics, ty_generics, where_clause) = event.input.generics.split_for_impl();
     let name = match &event.attr.name {
@@ -145,6 +151,7 @@ fn event_struct(event: &EventStruct<'_>, tag_fields: &[crate::tags::TagField]) -
                 const ALIASES: &'static [&'static str] = &[#(#aliases),*];
                 #upcast
                 #tags
+                #personal
             }
 
             #[automatically_derived]

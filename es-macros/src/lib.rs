@@ -61,6 +61,7 @@ mod expand_command;
 mod expand_event;
 mod expand_event_set;
 mod expand_handler;
+mod personal;
 mod tags;
 mod valid;
 
@@ -113,7 +114,7 @@ use syn::{DeriveInput, ItemImpl, parse_macro_input};
 ///
 /// Runnable examples of every key come first in `es-core`'s documentation of this macro
 /// (`es_core::DomainEvent`).
-#[proc_macro_derive(DomainEvent, attributes(event, tag))]
+#[proc_macro_derive(DomainEvent, attributes(event, tag, personal))]
 pub fn derive_domain_event(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     expand_event::derive(&input)
