@@ -73,22 +73,32 @@ pub fn subject_query(subject: &str) -> Query {
     Query::item(QueryItem::new().tags([subject_tag(subject)]))
 }
 
-/// A 256-bit data key of one subject.
+/// A 256-bit data key of one subject, with its id. Every value is stored with the id of the key
+/// it was encrypted with, so a value of a key that is gone (a forgotten subject that came back has
+/// a new key) reads as erased rather than failing to decrypt.
 #[derive(Clone, PartialEq, Eq)]
-pub struct DataKey(pub [u8; 32]);
+pub struct DataKey {
+    /// The key's id (random; stored beside the key and with every value encrypted with it).
+    pub id: uuid::Uuid,
+    /// The key.
+    pub key: [u8; 32],
+}
 
 impl DataKey {
-    /// A fresh random key.
+    /// A fresh random key with a fresh id.
     pub fn generate() -> Self {
         let key = Key::<Aes256Gcm>::generate();
         let mut bytes = [0u8; 32];
         bytes.copy_from_slice(key.as_slice());
-        Self(bytes)
+        Self {
+            id: uuid::Uuid::now_v7(),
+            key: bytes,
+        }
     }
 
-    /// A key from its 32 stored bytes.
-    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
-        <[u8; 32]>::try_from(bytes).ok().map(Self)
+    /// A key from its stored id and 32 bytes.
+    pub fn from_parts(id: uuid::Uuid, bytes: &[u8]) -> Option<Self> {
+        <[u8; 32]>::try_from(bytes).ok().map(|key| Self { id, key })
     }
 }
 
@@ -290,7 +300,7 @@ fn encrypt(value: &mut Value, keys: &HashMap<String, DataKey>, aad: &[u8]) -> Re
             error = Some(format!("no key for subject {subject}"));
             return;
         };
-        let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(key.0));
+        let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(key.key));
         let nonce = Nonce::generate();
         let text = plain.to_string();
         match cipher.encrypt(
@@ -302,6 +312,7 @@ fn encrypt(value: &mut Value, keys: &HashMap<String, DataKey>, aad: &[u8]) -> Re
         ) {
             Ok(data) => {
                 inner.remove("value");
+                inner.insert("key".into(), Value::String(key.id.simple().to_string()));
                 inner.insert("nonce".into(), Value::String(hex(nonce.as_slice())));
                 inner.insert("data".into(), Value::String(hex(&data)));
             }
@@ -327,9 +338,15 @@ fn decrypt(
             return;
         };
         let subject = subject.clone();
+        let key_id = inner
+            .get("key")
+            .and_then(Value::as_str)
+            .and_then(|k| uuid::Uuid::parse_str(k).ok());
         let plain = match keys.get(&subject) {
+            // Encrypted with another (deleted) key of the subject: erased.
+            Some(Some(key)) if key_id != Some(key.id) => None,
             Some(Some(key)) => {
-                let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(key.0));
+                let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(key.key));
                 let opened = unhex(nonce)
                     .and_then(|n| Nonce::try_from(n.as_slice()).ok())
                     .zip(unhex(data))
@@ -352,6 +369,7 @@ fn decrypt(
         };
         inner.remove("nonce");
         inner.remove("data");
+        inner.remove("key");
         match plain {
             Some(plain) => {
                 inner.insert("value".into(), plain);
@@ -425,6 +443,9 @@ pub struct Protected<S, K> {
     inner: S,
     keys: Arc<K>,
     cache: Arc<KeyCache>,
+    /// Appends hold it shared, `forget` exclusively: an append through this store either ends
+    /// before a forgetting begins (and is erased by it) or begins after it ended (new key).
+    forgetting: Arc<tokio::sync::RwLock<()>>,
 }
 
 impl<S: Clone, K> Clone for Protected<S, K> {
@@ -433,6 +454,7 @@ impl<S: Clone, K> Clone for Protected<S, K> {
             inner: self.inner.clone(),
             keys: Arc::clone(&self.keys),
             cache: Arc::clone(&self.cache),
+            forgetting: Arc::clone(&self.forgetting),
         }
     }
 }
@@ -454,6 +476,7 @@ impl<S, K: KeyStore> Protected<S, K> {
                 capacity: 10_000,
                 ttl: Duration::from_secs(30),
             }),
+            forgetting: Arc::new(tokio::sync::RwLock::new(())),
         }
     }
 
@@ -562,15 +585,21 @@ impl<S, K: KeyStore> Protected<S, K> {
 
     /// Forgets a subject: deletes its key (recording `request`), drops the snapshots of the
     /// streams holding its personal data (a snapshot may hold them in plaintext), and clears this
-    /// store's cached key. Every read through a `Protected` store then yields the subject's
+    /// store's cached key. Appends through this store (and its clones) wait while the key is
+    /// deleted: every event appended before is erased, every one appended after gets a new key
+    /// and is readable (appending for a forgotten subject is allowed: it comes back). Appends in
+    /// other processes that hold the key in their cache may still encrypt with it for up to the
+    /// cache's ttl; those events read as erased. Every read through a `Protected` store then yields the subject's
     /// personal values as erased (other processes within their key cache's ttl). Returns whether
     /// the subject had a key. Logged at `info` with who asked and why.
     pub async fn forget(&self, subject: &str, request: &ForgetRequest) -> Result<bool, StoreError>
     where
         S: EventStore + SnapshotStore,
     {
+        let forgetting = self.forgetting.write().await;
         let had_key = self.keys.forget_key(subject, request).await?;
         self.cache.remove(subject);
+        drop(forgetting);
         let streams: Vec<StreamId> = self
             .inner
             .read_all(ReadAll::new().matching(subject_query(subject)))
@@ -621,6 +650,7 @@ impl<S: EventStore, K: KeyStore> EventStore for Protected<S, K> {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, StoreError> {
+        let _appending = self.forgetting.read().await;
         let mut encrypted = Vec::with_capacity(events.len());
         for event in events {
             encrypted.push(self.encrypt_event(event).await?);
@@ -633,6 +663,7 @@ impl<S: EventStore, K: KeyStore> EventStore for Protected<S, K> {
         appends: Vec<StreamAppend>,
         condition: Option<AppendCondition>,
     ) -> Result<Vec<AppendResult>, StoreError> {
+        let _appending = self.forgetting.read().await;
         let mut encrypted = Vec::with_capacity(appends.len());
         for mut append in appends {
             let mut events = Vec::with_capacity(append.events.len());
@@ -796,14 +827,27 @@ mod tests {
             )
             .is_err()
         );
+        // Other key bytes under the same key id: an error.
+        let mut other = DataKey::generate();
+        other.id = key.id;
         assert!(
             decrypt(
                 &mut payload.clone(),
-                &HashMap::from([("u1".to_owned(), Some(DataKey::generate()))]),
+                &HashMap::from([("u1".to_owned(), Some(other))]),
                 b"id"
             )
             .is_err()
         );
+        // A value of an older key of the subject (forgotten, then a new key): erased, no error.
+        let mut older = payload.clone();
+        decrypt(
+            &mut older,
+            &HashMap::from([("u1".to_owned(), Some(DataKey::generate()))]),
+            b"id",
+        )
+        .unwrap();
+        unmark(&mut older);
+        assert_eq!(older["email"], Value::Null);
         let data = payload["email"][MARKER]["data"]
             .as_str()
             .unwrap()

@@ -12,7 +12,12 @@ pub(crate) const APPLICATION_INSERT_COLUMNS: &str =
 
 /// The tables an application role reads and writes as it likes (snapshots are a cache, checkpoints
 /// and dead letters are the projections' bookkeeping).
-const READ_WRITE_TABLES: [&str; 3] = ["es_snapshots", "es_checkpoints", "es_dead_letters"];
+const READ_WRITE_TABLES: [&str; 4] = [
+    "es_snapshots",
+    "es_checkpoints",
+    "es_dead_letters",
+    "es_keys",
+];
 
 /// The longest role name PostgreSQL keeps (`NAMEDATALEN - 1`).
 const MAX_ROLE_NAME_LEN: usize = 63;
@@ -55,11 +60,15 @@ pub(crate) fn application_grants(schema: &str, role: &str) -> Vec<String> {
     vec![
         // Table-level first (this also revokes any column privileges): what an earlier, broader
         // grant left behind must not survive, e.g. INSERT on every column of es_events.
-        format!("REVOKE ALL ON {s}.es_events, {s}.{MIGRATIONS_TABLE}, {tables} FROM {role}"),
+        format!(
+            "REVOKE ALL ON {s}.es_events, {s}.{MIGRATIONS_TABLE}, {s}.es_forgotten, {tables} FROM {role}"
+        ),
         format!("GRANT USAGE ON SCHEMA {s} TO {role}"),
         format!("GRANT SELECT ON {s}.es_events TO {role}"),
         format!("GRANT INSERT ({APPLICATION_INSERT_COLUMNS}) ON {s}.es_events TO {role}"),
         format!("GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO {role}"),
+        // The record of forgettings is append-only for the application.
+        format!("GRANT SELECT, INSERT ON {s}.es_forgotten TO {role}"),
     ]
 }
 
@@ -75,9 +84,10 @@ impl PgStore {
     ///   event_type, schema_version, payload, metadata` only: it cannot name `tx_id`,
     ///   `recorded_at` or `global_position` (not even with `OVERRIDING SYSTEM VALUE`), which the
     ///   database assigns; no `UPDATE`, `DELETE` or `TRUNCATE`;
-    /// - `SELECT, INSERT, UPDATE, DELETE` on `es_snapshots`, `es_checkpoints` and
-    ///   `es_dead_letters` (projections park events and lock, save and reset checkpoints; the
-    ///   dead letters' identity column needs no sequence privilege);
+    /// - `SELECT, INSERT, UPDATE, DELETE` on `es_snapshots`, `es_checkpoints`,
+    ///   `es_dead_letters` and `es_keys` (projections park events and lock, save and reset
+    ///   checkpoints; the dead letters' identity column needs no sequence privilege; personal
+    ///   data keys are created and deleted), and `SELECT, INSERT` on `es_forgotten`;
     /// - nothing on `_es_migrations`, and no `CREATE` on the schema.
     ///
     /// Leases (advisory locks) and `LISTEN`/`NOTIFY` need no privileges. A trigger checks every

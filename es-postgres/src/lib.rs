@@ -105,6 +105,7 @@
 mod classify;
 mod error;
 mod grants;
+mod keys;
 mod listen;
 mod locks;
 mod projection;

@@ -1040,6 +1040,19 @@ impl SnapshotStore for PgStore {
             .map_err(store_error)?;
         Ok(())
     }
+
+    async fn delete_snapshot(&self, stream: &StreamId) -> Result<(), StoreError> {
+        let text = format!(
+            "DELETE FROM {}.es_snapshots WHERE stream_id = $1",
+            self.shared.schema.quoted()
+        );
+        sqlx::query(AssertSqlSafe(text))
+            .bind(stream.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
 }
 
 #[async_trait]

@@ -32,6 +32,7 @@
 
 mod classify;
 mod error;
+mod keys;
 mod projection;
 mod query;
 mod row;

@@ -606,6 +606,15 @@ impl SnapshotStore for SqliteStore {
         .map_err(store_error)?;
         Ok(())
     }
+
+    async fn delete_snapshot(&self, stream: &StreamId) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM es_snapshots WHERE stream_id = ?1")
+            .bind(stream.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
 }
 
 #[async_trait]
