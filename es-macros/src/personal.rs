@@ -44,7 +44,18 @@ fn subject_of(attr: &Attribute, errors: &mut Errors) -> Option<Ident> {
     let mut subject = None;
     let parsed = attr.parse_nested_meta(|meta| {
         if meta.path.is_ident("subject") {
-            let ident: Ident = meta.value()?.parse()?;
+            let value = meta.value()?;
+            if value.peek(LitStr) {
+                let lit: LitStr = value.parse()?;
+                return Err(syn::Error::new(
+                    lit.span(),
+                    format!(
+                        "the subject is a field name, not a string: write `subject = {}`",
+                        lit.value()
+                    ),
+                ));
+            }
+            let ident: Ident = value.parse()?;
             subject = Some(ident);
             Ok(())
         } else {
@@ -97,7 +108,9 @@ pub(crate) fn personal_fields(input: &DeriveInput, errors: &mut Errors) -> Vec<P
                 .iter()
                 .filter_map(|f| f.ident.as_ref())
                 .collect();
-            for field in &found {
+            let personal: Vec<Ident> = found.iter().map(|f| f.ident.clone()).collect();
+            found.retain(|field| {
+                let ok = names.contains(&&field.subject) && !personal.contains(&field.subject);
                 if !names.contains(&&field.subject) {
                     errors.error(
                         &field.subject,
@@ -106,7 +119,7 @@ pub(crate) fn personal_fields(input: &DeriveInput, errors: &mut Errors) -> Vec<P
                             field.subject, input.ident
                         ),
                     );
-                } else if found.iter().any(|f| f.ident == field.subject) {
+                } else if personal.contains(&field.subject) {
                     errors.error(
                         &field.subject,
                         format!(
@@ -115,7 +128,8 @@ pub(crate) fn personal_fields(input: &DeriveInput, errors: &mut Errors) -> Vec<P
                         ),
                     );
                 }
-            }
+                ok
+            });
         }
         Data::Enum(data) => {
             for attr in data
