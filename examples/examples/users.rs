@@ -7,6 +7,9 @@
 //! cargo run -p examples --example users -- --db my.db
 //! ```
 //!
+//! E-mail addresses are personal data: encrypted per user; at the end Ada is forgotten, and her
+//! state and the audit listing rebuilt from the log show her address erased.
+//!
 //! User names are unique across users: claiming one is a decision across streams (dynamic
 //! consistency boundary) over the name's tag, enforced even when eight users race for one name.
 //!
@@ -16,15 +19,21 @@
 
 use es_core::dcb::tag;
 use es_core::decision::{Decision, Decisions};
+use es_core::personal::{ForgetRequest, Protected};
 use es_core::prelude::*;
 use es_core::{Projection, ProjectionRunner, RunnerState, SubscriptionBuilder};
 use es_sqlite::{SqliteStore, SqliteTx};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// The e-mail address is personal data of the user: stored encrypted with the user's key, erased
+/// on every read once the user is forgotten.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DomainEvent)]
 #[event(name = "user.registered")]
 struct UserRegistered {
+    #[serde(default)]
+    user_id: String,
+    #[personal(subject = user_id)]
     email: String,
     display_name: String,
 }
@@ -32,7 +41,10 @@ struct UserRegistered {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, DomainEvent)]
 #[event(name = "user.updated")]
 struct UserUpdated {
+    #[serde(default)]
+    user_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[personal(subject = user_id)]
     email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     display_name: Option<String>,
@@ -71,11 +83,13 @@ impl User {
 
 #[derive(Debug, Clone)]
 struct Register {
+    user_id: String,
     email: String,
     display_name: String,
 }
 #[derive(Debug, Clone)]
 struct Update {
+    user_id: String,
     email: Option<String>,
     display_name: Option<String>,
 }
@@ -105,6 +119,7 @@ impl User {
         }
         check_email(&cmd.email)?;
         Ok(UserRegistered {
+            user_id: cmd.user_id,
             email: cmd.email,
             display_name: cmd.display_name,
         })
@@ -122,6 +137,7 @@ impl User {
         let display_name = cmd.display_name.filter(|n| *n != self.display_name);
         Ok(
             (email.is_some() || display_name.is_some()).then_some(UserUpdated {
+                user_id: cmd.user_id,
                 email,
                 display_name,
             }),
@@ -255,9 +271,18 @@ impl Audit {
     }
 }
 
+#[es_core::async_trait]
 impl<'c> Projection<SqliteTx<'c>> for Audit {
     fn name(&self) -> &str {
         "user-audit"
+    }
+
+    async fn on_reset(&mut self, tx: &mut SqliteTx<'c>) -> Result<(), es_core::HandlerError> {
+        sqlx::query("DELETE FROM user_audit")
+            .execute(&mut **tx)
+            .await
+            .map_err(es_core::HandlerError::failed)?;
+        Ok(())
     }
 }
 
@@ -293,10 +318,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let shown = path.canonicalize().unwrap_or(path);
     println!("users: events and audit listing in {}", shown.display());
     Audit::create_table(&store).await?;
-    let audit = ProjectionRunner::new(store.clone(), store.clone(), Audit).spawn();
+    // Personal data (the e-mail addresses) is encrypted per user, with keys in the same file.
+    let protected = Protected::new(store.clone(), store.clone());
+    let audit = ProjectionRunner::new(protected.clone(), store.clone(), Audit).spawn();
 
     // Publish/subscribe inside the application: a mailer hears of new registrations only.
-    let mut registrations = SubscriptionBuilder::new(store.clone())
+    let mut registrations = SubscriptionBuilder::new(protected.clone())
         .from_now()
         .await?
         .subscribe::<UserRegistered>();
@@ -318,27 +345,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         sent
     });
 
-    let users = Repository::<User, _>::new(store.clone());
+    let users = Repository::<User, _>::new(protected.clone());
     // New ids on every run, so a second run adds to the first one's listing.
     let run = uuid::Uuid::now_v7().simple().to_string();
     let run = &run[run.len() - 6..];
     let (ada, grace) = (format!("ada-{run}"), format!("grace-{run}"));
 
-    let register = |email: &str, name: &str| Register {
+    let register = |user_id: &str, email: &str, name: &str| Register {
+        user_id: user_id.into(),
         email: email.into(),
         display_name: name.into(),
     };
     users
         .execute_with(
             &ada,
-            register("ada@example.com", "Ada"),
+            register(&ada, "ada@example.com", "Ada"),
             request("ada", "sign-up"),
         )
         .await?;
     users
         .execute_with(
             &grace,
-            register("grace@example.org", "Grace H."),
+            register(&grace, "grace@example.org", "Grace H."),
             request("grace", "sign-up"),
         )
         .await?;
@@ -346,6 +374,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .execute_with(
             &ada,
             Update {
+                user_id: ada.clone(),
                 email: None,
                 display_name: Some("Ada Lovelace".into()),
             },
@@ -356,6 +385,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .execute_with(
             &grace,
             Update {
+                user_id: grace.clone(),
                 email: Some("grace@navy.example.mil".into()),
                 display_name: Some("Grace Hopper".into()),
             },
@@ -367,6 +397,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .execute_with(
             &grace,
             Update {
+                user_id: grace.clone(),
                 email: None,
                 display_name: Some("Grace Hopper".into()),
             },
@@ -377,6 +408,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .execute_with(
             &ada,
             Update {
+                user_id: ada.clone(),
                 email: Some("not-an-address".into()),
                 display_name: None,
             },
@@ -432,7 +464,43 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         grace_now.display_name, grace_now.email
     );
 
-    println!("\naudit listing (newest last):");
+    print_audit(&store, "audit listing (newest last)").await?;
+
+    let mailed = mailer.await?;
+    println!("\nwelcome mails sent this run: {}", mailed.join(", "));
+
+    // Ada asks to be forgotten: her key is deleted (recorded with who asked and why). The events
+    // stay; her address reads as erased everywhere, and the audit rebuilt from the log has none.
+    let ada_before = users.load(&ada).await?;
+    println!(
+        "\n{ada} before forgetting: {} <{}>",
+        ada_before.display_name, ada_before.email
+    );
+    protected
+        .forget(
+            &ada,
+            &ForgetRequest::new("dpo@example.com", "erasure request #12"),
+        )
+        .await?;
+    let ada_after = users.load(&ada).await?;
+    println!(
+        "{ada} after forgetting: {} <{}>",
+        ada_after.display_name, ada_after.email
+    );
+    let mut rebuilt = ProjectionRunner::new(protected.clone(), store.clone(), Audit);
+    rebuilt.rebuild().await?;
+    let handle = rebuilt.spawn();
+    let head = store.head_position().await?;
+    handle
+        .wait_for(|s| s.state == RunnerState::Live && s.checkpoint.position >= head)
+        .await;
+    handle.stop().await?;
+    print_audit(&store, "audit listing rebuilt after forgetting").await?;
+    Ok(())
+}
+
+async fn print_audit(store: &SqliteStore, title: &str) -> Result<(), sqlx::Error> {
+    println!("\n{title}:");
     println!(
         "  {:<23}  {:<18}  {:<9}  {:<26}  change",
         "recorded at (UTC)", "user", "by", "why"
@@ -449,8 +517,5 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             reason.as_deref().unwrap_or("-"),
         );
     }
-
-    let mailed = mailer.await?;
-    println!("\nwelcome mails sent this run: {}", mailed.join(", "));
     Ok(())
 }

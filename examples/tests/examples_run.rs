@@ -110,15 +110,37 @@ fn users_audit_lists_who_changed_what() {
         "{first}"
     );
     assert!(first.contains(": 1 got it"), "{first}");
+    // Forgetting Ada: her state and the rebuilt audit have no address; Grace keeps hers.
+    assert!(
+        first.contains(" before forgetting: Ada Lovelace <ada@example.com>"),
+        "{first}"
+    );
+    assert!(
+        first.contains(" after forgetting: Ada Lovelace <>"),
+        "{first}"
+    );
+    let rebuilt = first
+        .split("audit listing rebuilt after forgetting")
+        .nth(1)
+        .expect("a rebuilt listing");
+    assert!(rebuilt.contains("registered as \"Ada\" <>"), "{rebuilt}");
+    assert!(!rebuilt.contains("ada@example.com"), "{rebuilt}");
+    assert!(rebuilt.contains("<grace@example.org>"), "{rebuilt}");
     let second = run("users", &db);
     assert!(second.contains(": 1 got it"), "{second}");
     // Four changes per run (the no-op update records nothing, the bad email is rejected).
-    assert_eq!(second.matches(" sign-up ").count(), 4, "{second}");
+    let listing = second
+        .split("welcome mails sent this run")
+        .next()
+        .expect("the listing");
+    assert_eq!(listing.matches(" sign-up ").count(), 4, "{second}");
     assert_eq!(
-        second.matches("name -> \"Ada Lovelace\"").count(),
+        listing.matches("name -> \"Ada Lovelace\"").count(),
         2,
         "{second}"
     );
+    // The first run's Ada stays forgotten: only this run's Ada has an address in the listing.
+    assert_eq!(listing.matches("<ada@example.com>").count(), 1, "{second}");
     std::fs::remove_dir_all(dir).expect("remove the temporary directory");
 }
 
