@@ -40,9 +40,7 @@
 //! ```
 
 use crate::dcb::{AppendCondition, Query, QueryItem, StreamAppend};
-use crate::envelope::{
-    AppendResult, AppendedEvent, NewEvent, RecordedEvent, ReplayedEvent, StoredPayload,
-};
+use crate::envelope::{AppendResult, AppendedEvent, NewEvent, RecordedEvent, ReplayedEvent};
 use crate::error::{CorruptEvent, StoreError};
 use crate::id::{Checkpoint, EventId, ExpectedVersion, Position, StreamId, Version};
 use crate::store::{
@@ -683,32 +681,10 @@ impl<S: EventStore, K: KeyStore> EventStore for Protected<S, K> {
             .boxed()
     }
 
+    /// Reads the full events (decrypting needs each event's id, which a replay does not carry).
     fn replay_stream<'a>(&'a self, stream: &'a StreamId, from: Version) -> ReplayStream<'a> {
-        self.inner
-            .replay_stream(stream, from)
-            .and_then(move |e| async move {
-                let text = match &e.payload {
-                    StoredPayload::Json(text) if !may_contain_personal(text) => return Ok(e),
-                    StoredPayload::Json(text) => text.clone(),
-                    StoredPayload::Value(v) => v.to_string(),
-                };
-                if !may_contain_personal(&text) {
-                    return Ok(e);
-                }
-                // Replays carry no event id (the associated data): decrypt through a full read.
-                let full: Vec<RecordedEvent> = self
-                    .read_stream(stream, e.version)
-                    .take(1)
-                    .try_collect()
-                    .await?;
-                match full.into_iter().next() {
-                    Some(record) => Ok(ReplayedEvent {
-                        payload: StoredPayload::Value(record.payload),
-                        ..e
-                    }),
-                    None => Ok(e),
-                }
-            })
+        self.read_stream(stream, from)
+            .map_ok(ReplayedEvent::from)
             .boxed()
     }
 
