@@ -103,6 +103,25 @@ where
     Ok(result)
 }
 
+/// The smallest string above every string that starts with `prefix`, in byte order (`None` for an
+/// empty prefix, or one whose last characters cannot be increased): the exclusive upper bound of a
+/// prefix range, for listing streams by prefix from an index.
+///
+/// ```
+/// assert_eq!(es_core::adapter::prefix_end("account-").as_deref(), Some("account."));
+/// assert_eq!(es_core::adapter::prefix_end(""), None);
+/// ```
+pub fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        if let Some(next) = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32) {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
 /// The columns of a stored event row, as an adapter read them.
 #[derive(Clone, Debug)]
 pub struct RawEvent {

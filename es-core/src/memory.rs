@@ -292,6 +292,25 @@ impl EventStore for MemoryStore {
         Ok(self.read().version(stream))
     }
 
+    async fn list_streams(
+        &self,
+        prefix: &str,
+        after: Option<&StreamId>,
+        limit: usize,
+    ) -> Result<Vec<(StreamId, Version)>, StoreError> {
+        let data = self.read();
+        let mut streams: Vec<(StreamId, Version)> = data
+            .streams
+            .iter()
+            .filter(|(id, _)| id.as_str().starts_with(prefix))
+            .filter(|(id, _)| after.is_none_or(|a| id.as_str() > a.as_str()))
+            .map(|(id, events)| (id.clone(), Version(events.len() as u64)))
+            .collect();
+        streams.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        streams.truncate(limit);
+        Ok(streams)
+    }
+
     async fn head_position(&self) -> Result<Position, StoreError> {
         Ok(Position(self.read().log.len() as u64))
     }

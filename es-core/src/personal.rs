@@ -74,13 +74,23 @@ pub fn subject_query(subject: &str) -> Query {
 /// A 256-bit data key of one subject, with its id. Every value is stored with the id of the key
 /// it was encrypted with, so a value of a key that is gone (a forgotten subject that came back has
 /// a new key) reads as erased rather than failing to decrypt.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct DataKey {
     /// The key's id (random; stored beside the key and with every value encrypted with it).
     pub id: uuid::Uuid,
     /// The key.
     pub key: [u8; 32],
+    /// The cipher with the key schedule, built once per key (not per value).
+    cipher: Arc<Aes256Gcm>,
 }
+
+impl PartialEq for DataKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id && self.key == other.key
+    }
+}
+
+impl Eq for DataKey {}
 
 impl DataKey {
     /// A fresh random key with a fresh id.
@@ -88,15 +98,22 @@ impl DataKey {
         let key = Key::<Aes256Gcm>::generate();
         let mut bytes = [0u8; 32];
         bytes.copy_from_slice(key.as_slice());
-        Self {
-            id: uuid::Uuid::now_v7(),
-            key: bytes,
-        }
+        Self::new(uuid::Uuid::now_v7(), bytes)
     }
 
     /// A key from its stored id and 32 bytes.
     pub fn from_parts(id: uuid::Uuid, bytes: &[u8]) -> Option<Self> {
-        <[u8; 32]>::try_from(bytes).ok().map(|key| Self { id, key })
+        <[u8; 32]>::try_from(bytes)
+            .ok()
+            .map(|key| Self::new(id, key))
+    }
+
+    fn new(id: uuid::Uuid, key: [u8; 32]) -> Self {
+        Self {
+            id,
+            key,
+            cipher: Arc::new(Aes256Gcm::new(&Key::<Aes256Gcm>::from(key))),
+        }
     }
 }
 
@@ -244,16 +261,31 @@ pub fn may_contain_personal(json: &str) -> bool {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        text.push(char::from(DIGITS[usize::from(b >> 4)]));
+        text.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    text
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    let bytes = text.as_bytes();
+    if !bytes.len().is_multiple_of(2) {
         return None;
     }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+    bytes
+        .chunks_exact(2)
+        .map(|pair| Some(nibble(pair[0])? << 4 | nibble(pair[1])?))
         .collect()
 }
 
@@ -298,7 +330,7 @@ fn encrypt(value: &mut Value, keys: &HashMap<String, DataKey>, aad: &[u8]) -> Re
             error = Some(format!("no key for subject {subject}"));
             return;
         };
-        let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(key.key));
+        let cipher = &key.cipher;
         let nonce = Nonce::generate();
         let text = plain.to_string();
         match cipher.encrypt(
@@ -344,7 +376,7 @@ fn decrypt(
             // Encrypted with another (deleted) key of the subject: erased.
             Some(Some(key)) if key_id != Some(key.id) => None,
             Some(Some(key)) => {
-                let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(key.key));
+                let cipher = &key.cipher;
                 let opened = unhex(nonce)
                     .and_then(|n| Nonce::try_from(n.as_slice()).ok())
                     .zip(unhex(data))
@@ -697,6 +729,15 @@ impl<S: EventStore, K: KeyStore> EventStore for Protected<S, K> {
 
     async fn stream_version(&self, stream: &StreamId) -> Result<Version, StoreError> {
         self.inner.stream_version(stream).await
+    }
+
+    async fn list_streams(
+        &self,
+        prefix: &str,
+        after: Option<&StreamId>,
+        limit: usize,
+    ) -> Result<Vec<(StreamId, Version)>, StoreError> {
+        self.inner.list_streams(prefix, after, limit).await
     }
 
     async fn head_position(&self) -> Result<Position, StoreError> {

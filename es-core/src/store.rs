@@ -41,6 +41,8 @@ pub struct ReadAll {
     pub recorded_until: Option<DateTime<Utc>>,
     /// Only events that match this query (types and tags, see [`crate::dcb`]).
     pub query: Option<Query>,
+    /// Only events whose metadata has this correlation id (indexed on every shipped store).
+    pub correlation_id: Option<uuid::Uuid>,
 }
 
 impl ReadAll {
@@ -78,6 +80,18 @@ impl ReadAll {
         self
     }
 
+    /// Only the events of one correlation id: everything a request (and what it caused) stored.
+    ///
+    /// ```
+    /// let id = uuid::Uuid::now_v7();
+    /// let q = es_core::ReadAll::new().correlated_with(id);
+    /// assert_eq!(q.correlation_id, Some(id));
+    /// ```
+    pub fn correlated_with(mut self, correlation_id: uuid::Uuid) -> Self {
+        self.correlation_id = Some(correlation_id);
+        self
+    }
+
     /// Only events that match `query` (see [`crate::dcb`]): what a decision reads.
     pub fn matching(mut self, query: Query) -> Self {
         self.query = Some(query);
@@ -88,6 +102,12 @@ impl ReadAll {
     pub fn matches(&self, event: &RecordedEvent) -> bool {
         if let Some(query) = &self.query
             && !query.matches_event(event)
+        {
+            return false;
+        }
+        if self
+            .correlation_id
+            .is_some_and(|id| event.meta.metadata.correlation_id != Some(id))
         {
             return false;
         }
@@ -157,6 +177,30 @@ pub trait EventStore: Send + Sync {
     /// A reader that pages with the checkpoint of the last event it received never skips an event,
     /// even one committed later by a concurrent writer.
     fn read_all<'a>(&'a self, query: ReadAll) -> EventStream<'a>;
+
+    /// The streams whose ids start with `prefix` (an aggregate type's streams: `"account-"`), in
+    /// byte order of their ids, after `after`, at most `limit`, each with its version: a page of
+    /// a listing. The default scans the log; the shipped stores answer from an index.
+    async fn list_streams(
+        &self,
+        prefix: &str,
+        after: Option<&StreamId>,
+        limit: usize,
+    ) -> Result<Vec<(StreamId, Version)>, StoreError> {
+        let mut streams: std::collections::BTreeMap<String, (StreamId, Version)> =
+            std::collections::BTreeMap::new();
+        let mut events = self.read_all(ReadAll::new());
+        while let Some(event) = events.try_next().await? {
+            let id = event.meta.stream_id.as_str();
+            if id.starts_with(prefix) && after.is_none_or(|a| id > a.as_str()) {
+                streams.insert(
+                    id.to_owned(),
+                    (event.meta.stream_id.clone(), event.meta.version),
+                );
+            }
+        }
+        Ok(streams.into_values().take(limit).collect())
+    }
 
     /// The current version of a stream (`Version(0)` if it has no events).
     async fn stream_version(&self, stream: &StreamId) -> Result<Version, StoreError>;
@@ -281,6 +325,9 @@ macro_rules! forward_store {
             }
             async fn stream_version(&self, stream: &StreamId) -> Result<Version, StoreError> {
                 (**self).stream_version(stream).await
+            }
+            async fn list_streams(&self, prefix: &str, after: Option<&StreamId>, limit: usize) -> Result<Vec<(StreamId, Version)>, StoreError> {
+                (**self).list_streams(prefix, after, limit).await
             }
             async fn head_position(&self) -> Result<Position, StoreError> {
                 (**self).head_position().await

@@ -151,6 +151,19 @@ impl Statements {
         }
     }
 
+    /// A page of the streams with an id prefix: `$1` prefix, `$2` its end (or NULL), `$3` after
+    /// (or NULL), `$4` limit; byte order, from `es_events_by_stream_bytes`.
+    pub(crate) fn list_streams(&self) -> String {
+        let s = &self.schema;
+        format!(
+            "SELECT stream_id COLLATE \"C\" AS id, max(version) FROM {s}.es_events
+             WHERE stream_id COLLATE \"C\" >= $1
+               AND ($2::text IS NULL OR stream_id COLLATE \"C\" < $2::text COLLATE \"C\")
+               AND ($3::text IS NULL OR stream_id COLLATE \"C\" > $3::text COLLATE \"C\")
+             GROUP BY 1 ORDER BY 1 LIMIT $4"
+        )
+    }
+
     /// The check of an append condition: a stored event after `($1, $2)` that matches `query`.
     pub(crate) fn condition(&self, query: &es_core::dcb::Query) -> String {
         let s = &self.schema;
@@ -196,6 +209,12 @@ impl Statements {
         if let Some(matching) = &query.query {
             sql.push_str(" AND ");
             sql.push_str(&query_clause(matching, &mut param));
+        }
+        if query.correlation_id.is_some() {
+            sql.push_str(&format!(
+                " AND metadata ? 'correlation_id' AND metadata->>'correlation_id' = ${}",
+                param()
+            ));
         }
         sql.push_str(" ORDER BY es_events.tx_id, es_events.global_position");
         if query.limit.is_some() {

@@ -934,6 +934,9 @@ impl EventStore for PgStore {
                     q = q.bind(item.tags.clone());
                 }
             }
+            if let Some(id) = query.correlation_id {
+                q = q.bind(id.to_string());
+            }
             if let Some(limit) = query.limit {
                 q = q.bind(i64::try_from(limit).unwrap_or(i64::MAX));
             }
@@ -952,6 +955,32 @@ impl EventStore for PgStore {
             .await
             .map_err(store_error)?;
         Ok(Version(from_db_int(v, "version")?))
+    }
+
+    async fn list_streams(
+        &self,
+        prefix: &str,
+        after: Option<&StreamId>,
+        limit: usize,
+    ) -> Result<Vec<(StreamId, Version)>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(self.shared.sql.list_streams()))
+            .bind(prefix)
+            .bind(es_core::adapter::prefix_end(prefix))
+            .bind(after.map(StreamId::as_str))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get(0).map_err(store_error)?;
+                let version: i64 = row.try_get(1).map_err(store_error)?;
+                Ok((
+                    StreamId::new(id).map_err(StoreError::database)?,
+                    Version(from_db_int(version, "version")?),
+                ))
+            })
+            .collect()
     }
 
     async fn head_position(&self) -> Result<Position, StoreError> {

@@ -494,7 +494,14 @@ impl EventStore for SqliteStore {
             .limit
             .and_then(|l| i64::try_from(l).ok())
             .unwrap_or(-1);
-        let clause = match query.query.as_ref().map(|q| query_clause(q, 6)).transpose() {
+        // Numbered parameters: ?1-?5 always, ?6 the correlation id if any, then the query's.
+        let first = if query.correlation_id.is_some() { 7 } else { 6 };
+        let clause = match query
+            .query
+            .as_ref()
+            .map(|q| query_clause(q, first))
+            .transpose()
+        {
             Ok(clause) => clause,
             Err(error) => return futures::stream::once(async { Err(error) }).boxed(),
         };
@@ -507,6 +514,9 @@ impl EventStore for SqliteStore {
                AND (?4 IS NULL OR recorded_at < ?4)"
         )
         .to_owned();
+        if query.correlation_id.is_some() {
+            sql.push_str(" AND json_extract(metadata, '$.correlation_id') = ?6");
+        }
         if let Some(clause) = &clause {
             sql.push_str(" AND ");
             sql.push_str(&clause.sql);
@@ -518,6 +528,9 @@ impl EventStore for SqliteStore {
             .bind(query.recorded_from.map(micros))
             .bind(query.recorded_until.map(micros))
             .bind(limit);
+        if let Some(id) = query.correlation_id {
+            statement = statement.bind(id.to_string());
+        }
         for bind in clause.into_iter().flat_map(|c| c.binds) {
             statement = statement.bind(bind);
         }
@@ -536,6 +549,37 @@ impl EventStore for SqliteStore {
         .await
         .map_err(store_error)?;
         Ok(Version(from_db_int(v, "version")?))
+    }
+
+    async fn list_streams(
+        &self,
+        prefix: &str,
+        after: Option<&StreamId>,
+        limit: usize,
+    ) -> Result<Vec<(StreamId, Version)>, StoreError> {
+        // SQLite compares text bytewise: the prefix's streams are [prefix, prefix_end).
+        let rows = sqlx::query(
+            "SELECT stream_id, max(version) FROM es_events
+             WHERE stream_id >= ?1 AND (?2 IS NULL OR stream_id < ?2) AND (?3 IS NULL OR stream_id > ?3)
+             GROUP BY stream_id ORDER BY stream_id LIMIT ?4",
+        )
+        .bind(prefix)
+        .bind(es_core::adapter::prefix_end(prefix))
+        .bind(after.map(StreamId::as_str))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get(0).map_err(store_error)?;
+                let version: i64 = row.try_get(1).map_err(store_error)?;
+                Ok((
+                    StreamId::new(id).map_err(StoreError::database)?,
+                    Version(from_db_int(version, "version")?),
+                ))
+            })
+            .collect()
     }
 
     async fn head_position(&self) -> Result<Position, StoreError> {

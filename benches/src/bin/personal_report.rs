@@ -159,7 +159,7 @@ async fn main() -> Result<(), BoxError> {
     let _ = std::fs::remove_dir_all(&dir);
     result?;
     if let Ok(url) = std::env::var("DATABASE_URL") {
-        let schema = format!("es_personal_report_{}", uuid::Uuid::now_v7().simple());
+        let schema = format!("es_pr_{}", uuid::Uuid::now_v7().simple());
         let store = PgStore::builder().schema(&schema).connect(&url).await?;
         let result = report("PostgreSQL (local, synchronous_commit on)", store.clone()).await;
         sqlx::query(sqlx::AssertSqlSafe(format!(

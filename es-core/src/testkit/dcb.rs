@@ -605,3 +605,84 @@ pub async fn unrelated_appends_rarely_conflict<S: ConformanceStore>(store: S) {
         "{failures} of {attempts} unrelated conditional appends failed (more than 1%)"
     );
 }
+
+/// `list_streams` pages through the streams of an id prefix in byte order with their versions;
+/// `ReadAll::correlated_with` reads the events of one correlation id.
+pub async fn streams_and_correlations_are_found<S: ConformanceStore>(store: S) {
+    for (id, n) in [
+        ("account-b", 2),
+        ("account-a", 1),
+        ("accounts-x", 1),
+        ("order-1", 3),
+        ("account-c", 1),
+    ] {
+        let stream = StreamId::new(id).unwrap();
+        let events = (0..n).map(|i| noted(&format!("{id}-{i}"))).collect();
+        store
+            .append(&stream, ExpectedVersion::NoStream, events)
+            .await
+            .unwrap();
+    }
+    let page = store.list_streams("account-", None, 2).await.unwrap();
+    let ids = |page: &[(StreamId, Version)]| {
+        page.iter()
+            .map(|(s, v)| (s.to_string(), v.0))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(&page),
+        [("account-a".to_owned(), 1), ("account-b".to_owned(), 2)]
+    );
+    let next = store
+        .list_streams("account-", Some(&page[1].0), 2)
+        .await
+        .unwrap();
+    assert_eq!(ids(&next), [("account-c".to_owned(), 1)]);
+    assert!(
+        store
+            .list_streams("account-", Some(&next[0].0), 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.list_streams("", None, 100).await.unwrap().len(), 5);
+    assert!(
+        store
+            .list_streams("nothing-", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let request = uuid::Uuid::now_v7();
+    let tagged =
+        |text: &str| noted(text).with_metadata(crate::Metadata::new().with_correlation_id(request));
+    store
+        .append(
+            &stream("corr-1"),
+            ExpectedVersion::Any,
+            vec![tagged("c1"), noted("other")],
+        )
+        .await
+        .unwrap();
+    store
+        .append(&stream("corr-2"), ExpectedVersion::Any, vec![tagged("c2")])
+        .await
+        .unwrap();
+    let correlated = read_all(&store, ReadAll::new().correlated_with(request)).await;
+    assert_eq!(texts(&correlated), ["c1", "c2"]);
+    assert!(
+        read_all(&store, ReadAll::new().correlated_with(uuid::Uuid::now_v7()))
+            .await
+            .is_empty()
+    );
+    let combined = read_all(
+        &store,
+        ReadAll::new()
+            .correlated_with(request)
+            .matching(Query::all())
+            .limit(1),
+    )
+    .await;
+    assert_eq!(texts(&combined), ["c1"]);
+}

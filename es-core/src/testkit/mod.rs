@@ -28,7 +28,7 @@ mod inputs;
 pub use corrupt::undecodable_rows_are_named_and_parked;
 pub use dcb::{
     condition_holds_under_parallel_writers, conditional_append, multi_stream_append, read_by_query,
-    tags_round_trip, unrelated_appends_rarely_conflict,
+    streams_and_correlations_are_found, tags_round_trip, unrelated_appends_rarely_conflict,
 };
 pub use inputs::{
     AnyPayload, Collected, arbitrary_inputs_round_trip_or_are_rejected,
@@ -57,7 +57,7 @@ macro_rules! conformance_suite {
             arbitrary_inputs_round_trip_or_are_rejected, edge_inputs_get_the_same_answer,
             snapshot_and_checkpoint_limits, find_events_by_id, tags_round_trip, read_by_query,
             conditional_append, multi_stream_append, condition_holds_under_parallel_writers,
-            unrelated_appends_rarely_conflict
+            unrelated_appends_rarely_conflict, streams_and_correlations_are_found
         );
     };
     (@tests $factory:expr, $teardown:expr; $($name:ident),* $(,)?) => {$(
