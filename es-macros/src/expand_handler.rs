@@ -157,7 +157,7 @@ fn overlap_check(item: &ItemImpl, methods: &[EventMethod], krate: &syn::Path) ->
             if let ::core::option::Option::Some((i, j)) = #krate::__private::first_shadowed(groups) {
                 let message = #krate::__private::ConstMessage::new(&[
                     "the handler ", handlers[j], " never runs: the earlier handler ", handlers[i],
-                    " already receives its events (the first matching method of an `#[event_handler]` block runs). Move it above the whole-set handler to handle that event on its own, or remove it and handle the event inside the earlier one",
+                    " already receives its events (the first matching method of an `#[event_handler]` block runs). Remove it and handle its events in the earlier handler; or, if the earlier one takes a whole event set, move this one above it to handle its event on its own; or, if two event types share a stored name, give one of them another `#[event(name = \"...\")]`",
                 ]);
                 match j {
                     #(#arms)*
