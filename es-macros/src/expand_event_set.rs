@@ -47,7 +47,19 @@ pub(crate) fn event_set(args: TokenStream, item: ItemEnum) -> TokenStream {
         Variant::New(v) => {
             let ident = &v.ident;
             let cfgs = v.attrs.iter().filter(|a| a.path().is_ident("cfg"));
-            quote!(#(#cfgs)* #ident(#ident),)
+            // The variant is documented like its struct (crates that deny missing docs).
+            let docs: Vec<_> = v
+                .attrs
+                .iter()
+                .filter(|a| a.path().is_ident("doc"))
+                .collect();
+            let doc = if docs.is_empty() {
+                let text = format!("The event [`{ident}`].");
+                quote!(#[doc = #text])
+            } else {
+                quote!(#(#docs)*)
+            };
+            quote!(#(#cfgs)* #doc #ident(#ident),)
         }
         Variant::Existing(v) => quote!(#v,),
     });
