@@ -14,6 +14,11 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let mut errors = Errors::default();
     let agg = AggregateInput::parse(input, &mut errors);
     valid::aggregate(&agg, &mut errors);
+    crate::crate_path::check_renamed(
+        agg.attr.krate.is_some(),
+        "#[aggregate(crate = {}, ...)]",
+        &mut errors,
+    );
     let checked = errors.finish();
     // A struct with a wrong key still gets its impl, so its uses do not add errors on top.
     let (Some(events), syn::Data::Struct(_)) = (&agg.attr.events, &input.data) else {

@@ -17,6 +17,12 @@ pub(crate) fn default_crate() -> Path {
 pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let mut errors = Errors::default();
     let parsed = EventInput::parse(input, &mut errors);
+    let given = match &parsed {
+        Some(EventInput::Struct(s)) => s.attr.krate.is_some(),
+        Some(EventInput::Set(s)) => s.attr.krate.is_some(),
+        None => true,
+    };
+    crate::crate_path::check_renamed(given, "#[event(crate = {})]", &mut errors);
     match &parsed {
         Some(EventInput::Struct(s)) => valid::event_struct(s, &mut errors),
         Some(EventInput::Set(s)) => valid::event_set(s, &mut errors),

@@ -22,6 +22,11 @@ pub(crate) fn event_set(args: TokenStream, item: ItemEnum) -> TokenStream {
     let mut errors = Errors::default();
     let args = attr::handler_args("event_set", args, &mut errors);
     let krate = args.krate.clone().unwrap_or_else(default_crate);
+    crate::crate_path::check_renamed(
+        args.krate.is_some(),
+        "#[event_set(crate = {})]",
+        &mut errors,
+    );
     let variants = parse_variants(&item, &mut errors);
     if let Err(error) = errors.finish() {
         let error = error.into_compile_error();

@@ -16,6 +16,11 @@ pub(crate) fn event_handler(args: TokenStream, item: ItemImpl) -> TokenStream {
     let mut errors = Errors::default();
     let imp = HandlerImpl::parse("event_handler", args, item, &mut errors);
     let methods = valid::event_handler(&imp, &mut errors);
+    crate::crate_path::check_renamed(
+        imp.args.krate.is_some(),
+        "#[event_handler(crate = {})]",
+        &mut errors,
+    );
     let original = &imp.item;
     let krate = imp.args.krate.clone().unwrap_or_else(default_crate);
     if let Err(error) = errors.finish() {

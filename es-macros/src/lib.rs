@@ -47,7 +47,9 @@
 //!   `Repository::execute`; helper methods belong in a plain `impl` block.
 //!
 //! Every macro accepts `crate = path` (`#[event(crate = my_es)]`, `#[event_handler(crate = my_es)]`,
-//! ...) for a crate that renamed its `es-core` dependency.
+//! ...) for a crate that renamed its `es-core` dependency. Without it, a macro reads the crate's
+//! `Cargo.toml` and, when `es-core` is renamed there, reports which `crate = ...` to add instead of
+//! leaving only "cannot find `es_core`" on the generated code.
 //!
 //! Misuse is a compile error on the offending token, with what to write instead; all errors of one
 //! input are reported together.
@@ -55,6 +57,7 @@
 
 mod ast;
 mod attr;
+mod crate_path;
 mod errors;
 mod expand_aggregate;
 mod expand_command;
