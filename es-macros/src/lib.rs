@@ -235,7 +235,10 @@ pub fn derive_aggregate(input: TokenStream) -> TokenStream {
 ///   upcasts) an event of one of them and calls its method; other events are ignored. Without a
 ///   context parameter the impl is generic over every `Ctx: Send + ?Sized`; `'_` and elided
 ///   lifetimes in the context type become impl lifetimes, so
-///   `&mut sqlx::Transaction<'_, Postgres>` works for every transaction.
+///   `&mut sqlx::Transaction<'_, Postgres>` works for every transaction. A lifetime parameter
+///   of the context type is written, at least as `'_` (`tx: &mut Tx<'_>`, not `tx: &mut Tx`):
+///   the macro names the type in an impl header, where rustc does not allow it elided (E0726,
+///   whose help shows the fix at the parameter).
 ///
 /// Runnable examples of every key come first in `es-core`'s documentation of this macro
 /// (`es_core::event_handler`).
