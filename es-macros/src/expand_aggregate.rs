@@ -40,7 +40,7 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let state = syn::Ident::new("state", proc_macro2::Span::call_site());
     let this = quote!(self);
     let apply = quote_spanned! {events.span()=>
-        <#events as #krate::__private::ApplyEach<Self>>::apply_each(#event, #this)
+        <<Self as #krate::__private::AppliedEvents>::Mode as #krate::__private::Dispatch<Self, #events>>::dispatch(#this, #event)
     };
     let check_handlers = quote_spanned! {events.span()=>
         #krate::__private::assert_all_in::<<#ident #ty_generics as #krate::__private::AppliedEvents>::List, #events>();

@@ -115,6 +115,7 @@ fn apply_impls(
         #[automatically_derived]
         impl #impl_generics #krate::__private::AppliedEvents for #self_ty #where_clause {
             type List = #list;
+            type Mode = #krate::__private::ApplyBlock;
         }
     }
 }
@@ -128,6 +129,7 @@ fn read_model_marker(item: &ItemImpl, krate: &syn::Path) -> TokenStream {
         #[automatically_derived]
         impl #impl_generics #krate::__private::AppliedEvents for #self_ty #where_clause {
             type List = #krate::__private::ReadModelBlock;
+            type Mode = #krate::__private::ReadModelBlock;
         }
     }
 }
