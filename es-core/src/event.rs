@@ -175,6 +175,14 @@ pub trait IntoEvents<E> {
     fn into_events(self) -> Vec<E>;
 }
 
+/// An event is the whole event list of an aggregate whose event type is that one event.
+impl<T: Event> IntoEvents<T> for T {
+    #[inline]
+    fn into_events(self) -> Vec<T> {
+        vec![self]
+    }
+}
+
 impl<E> IntoEvents<E> for () {
     fn into_events(self) -> Vec<E> {
         Vec::new()

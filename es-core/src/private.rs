@@ -28,6 +28,9 @@ pub trait ApplyEach<S: ?Sized> {
 )]
 pub trait Contains<E> {}
 
+/// An event is the whole set of an aggregate whose event type is that one event.
+impl<T: crate::Event> Contains<T> for T {}
+
 /// The event types of the plain `fn(&mut self, &E)` methods of an `#[event_handler]` impl, as a
 /// type list `(E1, (E2, ()))`.
 #[diagnostic::on_unimplemented(
