@@ -79,7 +79,9 @@ use syn::{DeriveInput, ItemImpl, parse_macro_input};
 /// lifetime parameters), and serde container attributes that change the payload's shape
 /// (`#[serde(transparent)]`, `into`, `from`, `try_from`) are rejected: upcasts and other readers
 /// of the log see the payload as a JSON object of the fields. Field attributes (`rename`,
-/// `default`, ...) and `rename_all`, `deny_unknown_fields` are fine. It gets `Event` (hence
+/// `default`, ...) and `rename_all`, `deny_unknown_fields` are fine, and so is `tag = "..."`
+/// (it adds a field to the object); `untagged` and `content` apply to enums only (serde rejects
+/// them on a struct). It gets `Event` (hence
 /// `DomainEvent`) and can be returned by a command handler of any aggregate whose event set
 /// contains it. A generic struct is an event whenever its parameters make it
 /// `Serialize + DeserializeOwned + Send + Sync + 'static`.
