@@ -271,6 +271,11 @@ pub fn event_handler(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   `Result` may be a crate's alias with a default error type (`-> Result<Withdrawn>`).
 /// - Every method is a command handler: helper methods go in a plain `impl` block.
 ///   `#[cfg(...)]` on a method applies to its `Handle` impl.
+/// - `#[command]` on a method declares its command type instead: the parameters after `&self`
+///   (owned, each a plain `name: Type`) become the fields of a struct named after the method in
+///   `UpperCamelCase` (`open_account` -> `OpenAccount`), or `#[command(Name)]`, with the
+///   method's visibility and docs, deriving `Clone` and `Debug`. The method stays callable as
+///   written.
 /// - Each command type has one handler; an aggregate may have several `#[command_handler]`
 ///   blocks.
 ///
