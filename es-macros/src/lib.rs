@@ -164,8 +164,19 @@ pub fn derive_domain_event(input: TokenStream) -> TokenStream {
 /// argument is `crate = path`.
 #[proc_macro_attribute]
 pub fn event_set(args: TokenStream, item: TokenStream) -> TokenStream {
-    let item = parse_macro_input!(item as syn::ItemEnum);
-    expand_event_set::event_set(args.into(), item).into()
+    match parse_macro_input!(item as syn::Item) {
+        syn::Item::Enum(item) => expand_event_set::event_set(args.into(), item).into(),
+        other => syn::Error::new_spanned(
+            match &other {
+                syn::Item::Struct(s) => quote::ToTokens::to_token_stream(&s.struct_token),
+                syn::Item::Union(u) => quote::ToTokens::to_token_stream(&u.union_token),
+                other => quote::ToTokens::to_token_stream(other),
+            },
+            "`#[event_set]` goes on an enum whose variants are the events (`Opened { owner: String }`); for one event struct, use `#[derive(Serialize, Deserialize, DomainEvent)]`",
+        )
+        .into_compile_error()
+        .into(),
+    }
 }
 
 /// Derives `es_core::Aggregate` for a struct: the state its events fold into. The struct must be
