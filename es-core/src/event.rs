@@ -11,6 +11,11 @@ use serde_json::Value;
 /// The stored form is `(event_type, schema_version, payload)`. It is the same whichever Rust type
 /// encodes it, so an event struct stored alone decodes as part of any set that contains it.
 /// Derive it with `#[derive(DomainEvent)]`; single structs get it through [`Event`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is neither an event nor an event set",
+    label = "`{Self}` has no `#[derive(DomainEvent)]`",
+    note = "derive it: `#[derive(Serialize, Deserialize, DomainEvent)]` on an event struct, `#[derive(DomainEvent)]` on an enum of event structs (`Opened(Opened)`, ...), or declare the set with `#[event_set]`"
+)]
 pub trait DomainEvent: Sized + Send + Sync + 'static {
     /// Every stored type name this type decodes: current names and aliases.
     fn event_types() -> Vec<&'static str>;
@@ -246,6 +251,14 @@ impl<T: Event> DomainEvent for T {
 pub trait IntoEvents<E> {
     /// The events, in order.
     fn into_events(self) -> Vec<E>;
+}
+
+/// An event is the whole event list of an aggregate whose event type is that one event.
+impl<T: Event> IntoEvents<T> for T {
+    #[inline]
+    fn into_events(self) -> Vec<T> {
+        vec![self]
+    }
 }
 
 impl<E> IntoEvents<E> for () {

@@ -28,6 +28,9 @@ pub trait ApplyEach<S: ?Sized> {
 )]
 pub trait Contains<E> {}
 
+/// An event is the whole set of an aggregate whose event type is that one event.
+impl<T: crate::Event> Contains<T> for T {}
+
 /// The event types of the plain `fn(&mut self, &E)` methods of an `#[event_handler]` impl, as a
 /// type list `(E1, (E2, ()))`.
 #[diagnostic::on_unimplemented(
@@ -38,6 +41,33 @@ pub trait Contains<E> {}
 pub trait AppliedEvents {
     /// The type list of handled events.
     type List;
+    /// [`ApplyBlock`], or [`ReadModelBlock`] for a block that is not an apply block (the
+    /// aggregate then fails on its `List` alone, not also once per event of its set).
+    type Mode;
+}
+
+/// The `AppliedEvents::Mode` of an apply block: `Aggregate::apply` dispatches on the set.
+pub struct ApplyBlock;
+
+/// How `Aggregate::apply` reaches the apply methods, by the `AppliedEvents::Mode` of the
+/// aggregate's `#[event_handler]` block.
+pub trait Dispatch<S: ?Sized, E: ?Sized> {
+    /// Folds `event` into `state`.
+    fn dispatch(state: &mut S, event: &E);
+}
+
+impl<S: ?Sized, E: ApplyEach<S> + ?Sized> Dispatch<S, E> for ApplyBlock {
+    #[inline(always)]
+    fn dispatch(state: &mut S, event: &E) {
+        event.apply_each(state)
+    }
+}
+
+/// Never runs: an aggregate whose block is a read model's does not compile (its `List` is not in
+/// its set).
+impl<S: ?Sized, E: ?Sized> Dispatch<S, E> for ReadModelBlock {
+    #[inline(always)]
+    fn dispatch(_: &mut S, _: &E) {}
 }
 
 /// The `AppliedEvents::List` of a read model's `#[event_handler]` block (a block whose methods

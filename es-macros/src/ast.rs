@@ -134,7 +134,6 @@ pub(crate) struct Param {
 /// fields of a command struct the macro declares.
 pub(crate) struct InlineCommand {
     pub name: Option<Ident>,
-    pub span: proc_macro2::Span,
 }
 
 /// A method of an `#[event_handler]` or `#[command_handler]` impl block, before checking.
@@ -253,7 +252,6 @@ impl Method {
                 .iter()
                 .find(|a| a.path().is_ident("command"))
                 .map(|a| {
-                    use syn::spanned::Spanned;
                     let name = match &a.meta {
                         syn::Meta::Path(_) => None,
                         _ => Some(a.parse_args::<Ident>().map_err(|e| {
@@ -263,10 +261,7 @@ impl Method {
                             )
                         })?),
                     };
-                    Ok(InlineCommand {
-                        name,
-                        span: a.span(),
-                    })
+                    Ok(InlineCommand { name })
                 }),
             vis: f.vis.clone(),
             docs: f

@@ -14,6 +14,11 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let mut errors = Errors::default();
     let agg = AggregateInput::parse(input, &mut errors);
     valid::aggregate(&agg, &mut errors);
+    crate::crate_path::check_renamed(
+        agg.attr.krate.is_some(),
+        "#[aggregate(crate = {}, ...)]",
+        &mut errors,
+    );
     let checked = errors.finish();
     // A struct with a wrong key still gets its impl, so its uses do not add errors on top.
     let (Some(events), syn::Data::Struct(_)) = (&agg.attr.events, &input.data) else {
@@ -35,7 +40,7 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let state = syn::Ident::new("state", proc_macro2::Span::call_site());
     let this = quote!(self);
     let apply = quote_spanned! {events.span()=>
-        <#events as #krate::__private::ApplyEach<Self>>::apply_each(#event, #this)
+        <<Self as #krate::__private::AppliedEvents>::Mode as #krate::__private::Dispatch<Self, #events>>::dispatch(#this, #event)
     };
     let check_handlers = quote_spanned! {events.span()=>
         #krate::__private::assert_all_in::<<#ident #ty_generics as #krate::__private::AppliedEvents>::List, #events>();

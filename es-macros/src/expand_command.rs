@@ -14,6 +14,11 @@ pub(crate) fn command_handler(args: TokenStream, item: ItemImpl) -> TokenStream 
     let mut errors = Errors::default();
     let imp = HandlerImpl::parse("command_handler", args, item, &mut errors);
     let methods = valid::command_handler(&imp, &mut errors);
+    crate::crate_path::check_renamed(
+        imp.args.krate.is_some(),
+        "#[command_handler(crate = {})]",
+        &mut errors,
+    );
     // `#[command]` is this macro's own marker: the method is kept without it.
     let mut original = imp.item.clone();
     for item in &mut original.items {

@@ -19,6 +19,12 @@ pub(crate) fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let parsed = EventInput::parse(input, &mut errors);
     let tag_fields = crate::tags::tag_fields(input, &mut errors);
     let personal_fields = crate::personal::personal_fields(input, &mut errors);
+    let given = match &parsed {
+        Some(EventInput::Struct(s)) => s.attr.krate.is_some(),
+        Some(EventInput::Set(s)) => s.attr.krate.is_some(),
+        None => true,
+    };
+    crate::crate_path::check_renamed(given, "#[event(crate = {})]", &mut errors);
     match &parsed {
         Some(EventInput::Struct(s)) => valid::event_struct(s, &mut errors),
         Some(EventInput::Set(s)) => valid::event_set(s, &mut errors),
@@ -154,17 +160,10 @@ fn event_struct(
                 #personal
             }
 
-            #[automatically_derived]
-            impl #impl_generics #krate::IntoEvents<#ident #ty_generics> for #ident #ty_generics #where_clause {
-                #[inline]
-                fn into_events(self) -> ::std::vec::Vec<#ident #ty_generics> {
-                    ::std::vec![self]
-                }
-            }
-
-            #[automatically_derived]
-            impl #impl_generics #krate::__private::Contains<#ident #ty_generics> for #ident #ty_generics #where_clause {}
-
+            // `IntoEvents<Self>` and `Contains<Self>` of an event are blanket impls in es-core
+            // (`T: Event`): fewer items for the compiler to check per event. `ApplyEach` stays
+            // here: as a blanket impl, a missing apply method would no longer be reported as
+            // the missing `Apply<E>` (rustc reports the leaf only with a single candidate impl).
             #[automatically_derived]
             impl<#(#lifetimes,)* __EsState: ?::core::marker::Sized + #krate::Apply<#ident #ty_generics>, #(#params),*>
                 #krate::__private::ApplyEach<__EsState> for #ident #ty_generics #where_clause

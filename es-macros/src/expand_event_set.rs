@@ -22,6 +22,11 @@ pub(crate) fn event_set(args: TokenStream, item: ItemEnum) -> TokenStream {
     let mut errors = Errors::default();
     let args = attr::handler_args("event_set", args, &mut errors);
     let krate = args.krate.clone().unwrap_or_else(default_crate);
+    crate::crate_path::check_renamed(
+        args.krate.is_some(),
+        "#[event_set(crate = {})]",
+        &mut errors,
+    );
     let variants = parse_variants(&item, &mut errors);
     if let Err(error) = errors.finish() {
         let error = error.into_compile_error();
@@ -47,7 +52,19 @@ pub(crate) fn event_set(args: TokenStream, item: ItemEnum) -> TokenStream {
         Variant::New(v) => {
             let ident = &v.ident;
             let cfgs = v.attrs.iter().filter(|a| a.path().is_ident("cfg"));
-            quote!(#(#cfgs)* #ident(#ident),)
+            // The variant is documented like its struct (crates that deny missing docs).
+            let docs: Vec<_> = v
+                .attrs
+                .iter()
+                .filter(|a| a.path().is_ident("doc"))
+                .collect();
+            let doc = if docs.is_empty() {
+                let text = format!("The event [`{ident}`].");
+                quote!(#[doc = #text])
+            } else {
+                quote!(#(#docs)*)
+            };
+            quote!(#(#cfgs)* #doc #ident(#ident),)
         }
         Variant::Existing(v) => quote!(#v,),
     });

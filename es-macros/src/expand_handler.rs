@@ -16,6 +16,11 @@ pub(crate) fn event_handler(args: TokenStream, item: ItemImpl) -> TokenStream {
     let mut errors = Errors::default();
     let imp = HandlerImpl::parse("event_handler", args, item, &mut errors);
     let methods = valid::event_handler(&imp, &mut errors);
+    crate::crate_path::check_renamed(
+        imp.args.krate.is_some(),
+        "#[event_handler(crate = {})]",
+        &mut errors,
+    );
     let original = &imp.item;
     let krate = imp.args.krate.clone().unwrap_or_else(default_crate);
     if let Err(error) = errors.finish() {
@@ -110,6 +115,7 @@ fn apply_impls(
         #[automatically_derived]
         impl #impl_generics #krate::__private::AppliedEvents for #self_ty #where_clause {
             type List = #list;
+            type Mode = #krate::__private::ApplyBlock;
         }
     }
 }
@@ -123,6 +129,7 @@ fn read_model_marker(item: &ItemImpl, krate: &syn::Path) -> TokenStream {
         #[automatically_derived]
         impl #impl_generics #krate::__private::AppliedEvents for #self_ty #where_clause {
             type List = #krate::__private::ReadModelBlock;
+            type Mode = #krate::__private::ReadModelBlock;
         }
     }
 }
@@ -157,7 +164,7 @@ fn overlap_check(item: &ItemImpl, methods: &[EventMethod], krate: &syn::Path) ->
             if let ::core::option::Option::Some((i, j)) = #krate::__private::first_shadowed(groups) {
                 let message = #krate::__private::ConstMessage::new(&[
                     "the handler ", handlers[j], " never runs: the earlier handler ", handlers[i],
-                    " already receives its events (the first matching method of an `#[event_handler]` block runs). Move it above the whole-set handler to handle that event on its own, or remove it and handle the event inside the earlier one",
+                    " already receives its events (the first matching method of an `#[event_handler]` block runs). Remove it and handle its events in the earlier handler; or, if the earlier one takes a whole event set, move this one above it to handle its event on its own; or, if two event types share a stored name, give one of them another `#[event(name = \"...\")]`",
                 ]);
                 match j {
                     #(#arms)*

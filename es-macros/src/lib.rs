@@ -47,7 +47,9 @@
 //!   `Repository::execute`; helper methods belong in a plain `impl` block.
 //!
 //! Every macro accepts `crate = path` (`#[event(crate = my_es)]`, `#[event_handler(crate = my_es)]`,
-//! ...) for a crate that renamed its `es-core` dependency.
+//! ...) for a crate that renamed its `es-core` dependency. Without it, a macro reads the crate's
+//! `Cargo.toml` and, when `es-core` is renamed there, reports which `crate = ...` to add instead of
+//! leaving only "cannot find `es_core`" on the generated code.
 //!
 //! Misuse is a compile error on the offending token, with what to write instead; all errors of one
 //! input are reported together.
@@ -55,6 +57,7 @@
 
 mod ast;
 mod attr;
+mod crate_path;
 mod errors;
 mod expand_aggregate;
 mod expand_command;
@@ -78,7 +81,9 @@ use syn::{DeriveInput, ItemImpl, parse_macro_input};
 /// lifetime parameters), and serde container attributes that change the payload's shape
 /// (`#[serde(transparent)]`, `into`, `from`, `try_from`) are rejected: upcasts and other readers
 /// of the log see the payload as a JSON object of the fields. Field attributes (`rename`,
-/// `default`, ...) and `rename_all`, `deny_unknown_fields` are fine. It gets `Event` (hence
+/// `default`, ...) and `rename_all`, `deny_unknown_fields` are fine, and so is `tag = "..."`
+/// (it adds a field to the object); `untagged` and `content` apply to enums only (serde rejects
+/// them on a struct). It gets `Event` (hence
 /// `DomainEvent`) and can be returned by a command handler of any aggregate whose event set
 /// contains it. A generic struct is an event whenever its parameters make it
 /// `Serialize + DeserializeOwned + Send + Sync + 'static`.
@@ -161,8 +166,19 @@ pub fn derive_domain_event(input: TokenStream) -> TokenStream {
 /// argument is `crate = path`.
 #[proc_macro_attribute]
 pub fn event_set(args: TokenStream, item: TokenStream) -> TokenStream {
-    let item = parse_macro_input!(item as syn::ItemEnum);
-    expand_event_set::event_set(args.into(), item).into()
+    match parse_macro_input!(item as syn::Item) {
+        syn::Item::Enum(item) => expand_event_set::event_set(args.into(), item).into(),
+        other => syn::Error::new_spanned(
+            match &other {
+                syn::Item::Struct(s) => quote::ToTokens::to_token_stream(&s.struct_token),
+                syn::Item::Union(u) => quote::ToTokens::to_token_stream(&u.union_token),
+                other => quote::ToTokens::to_token_stream(other),
+            },
+            "`#[event_set]` goes on an enum whose variants are the events (`Opened { owner: String }`); for one event struct, use `#[derive(Serialize, Deserialize, DomainEvent)]`",
+        )
+        .into_compile_error()
+        .into(),
+    }
 }
 
 /// Derives `es_core::Aggregate` for a struct: the state its events fold into. The struct must be
@@ -234,7 +250,10 @@ pub fn derive_aggregate(input: TokenStream) -> TokenStream {
 ///   upcasts) an event of one of them and calls its method; other events are ignored. Without a
 ///   context parameter the impl is generic over every `Ctx: Send + ?Sized`; `'_` and elided
 ///   lifetimes in the context type become impl lifetimes, so
-///   `&mut sqlx::Transaction<'_, Postgres>` works for every transaction.
+///   `&mut sqlx::Transaction<'_, Postgres>` works for every transaction. A lifetime parameter
+///   of the context type is written, at least as `'_` (`tx: &mut Tx<'_>`, not `tx: &mut Tx`):
+///   the macro names the type in an impl header, where rustc does not allow it elided (E0726,
+///   whose help shows the fix at the parameter).
 ///
 /// Runnable examples of every key come first in `es-core`'s documentation of this macro
 /// (`es_core::event_handler`).
@@ -265,6 +284,11 @@ pub fn event_handler(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   `Result` may be a crate's alias with a default error type (`-> Result<Withdrawn>`).
 /// - Every method is a command handler: helper methods go in a plain `impl` block.
 ///   `#[cfg(...)]` on a method applies to its `Handle` impl.
+/// - `#[command]` on a method declares its command type instead: the parameters after `&self`
+///   (owned, each a plain `name: Type`) become the fields of a struct named after the method in
+///   `UpperCamelCase` (`open_account` -> `OpenAccount`), or `#[command(Name)]`, with the
+///   method's visibility and docs, deriving `Clone` and `Debug`. The method stays callable as
+///   written.
 /// - Each command type has one handler; an aggregate may have several `#[command_handler]`
 ///   blocks.
 ///

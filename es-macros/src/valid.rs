@@ -588,7 +588,6 @@ fn inline_command(method: &Method, errors: &mut Errors) -> Option<InlineFields> 
             }
         }
     }
-    let _ = inline.span;
     ok.then(|| InlineFields {
         name: inline
             .name

@@ -667,3 +667,61 @@ async fn generic_aggregates_work() {
     bags.execute("b", Put("y".to_owned())).await.unwrap();
     assert_eq!(bags.load("b").await.unwrap().items, ["x", "y"]);
 }
+
+// ---- first matching handler -----------------------------------------------------------------
+
+/// An event's own handler above its set's handler: the event goes to its own, the set's handler
+/// gets the others (the first matching method runs; the reverse order is a compile error).
+#[derive(Default)]
+struct Refunds {
+    lines: Vec<String>,
+}
+
+#[event_handler]
+impl Refunds {
+    async fn refunded(&mut self, e: &Refunded, meta: &EventMeta) {
+        self.lines
+            .push(format!("refund {} on {}", e.cents, meta.stream_id));
+    }
+
+    async fn money(&mut self, e: &MoneyEvent, _: &EventMeta) {
+        self.lines.push(format!("money {e:?}"));
+    }
+}
+
+#[tokio::test]
+async fn an_event_handler_above_its_set_handler_takes_that_event() {
+    let mut refunds = Refunds::default();
+    for event in [
+        recorded("shop.refunded", 1, serde_json::json!({ "cents": 2 })),
+        recorded("Sold", 1, serde_json::json!({ "item": "pen", "cents": 3 })),
+    ] {
+        refunds.handle(&event, &mut ()).await.unwrap();
+    }
+    assert_eq!(
+        refunds.lines,
+        [
+            "refund 2 on shop-1",
+            r#"money Sold(Sold { item: "pen", cents: 3 })"#
+        ]
+    );
+    // Both handlers' names, each once.
+    assert_eq!(
+        EventHandler::<()>::event_types(&refunds),
+        ["shop.refunded", "Sold"]
+    );
+}
+
+/// Through its apply block, an aggregate is also an event handler of its events.
+#[tokio::test]
+async fn an_aggregate_apply_block_handles_recorded_events() {
+    let mut names: Vec<String> = Vec::new();
+    let mut money = MoneyCount::default();
+    for event in [
+        recorded("Sold", 1, serde_json::json!({ "item": "pen", "cents": 3 })),
+        recorded("shop.audited", 1, serde_json::json!({})),
+    ] {
+        money.handle(&event, &mut names).await.unwrap();
+    }
+    assert_eq!(money.events, 1);
+}

@@ -82,3 +82,54 @@ impl Credits {
         Ok(())
     }
 }
+
+/// The events of a piggy bank, declared in the compact form.
+#[event_set(crate = my_es)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum PiggyEvent {
+    /// A coin went in.
+    #[event(name = "piggy.fed", version = 2, upcast(from = 1, with = fed_v1))]
+    Fed {
+        /// Its value.
+        cents: i64,
+    },
+    /// The piggy bank was broken.
+    #[event(name = "piggy.broken")]
+    Broken,
+}
+
+fn fed_v1(v1: serde_json::Value) -> Result<serde_json::Value, String> {
+    Ok(serde_json::json!({ "cents": v1["coin"] }))
+}
+
+/// A piggy bank.
+#[derive(Debug, Default, Aggregate)]
+#[aggregate(crate = my_es, name = "piggy", events = PiggyEvent)]
+pub struct Piggy {
+    /// What is inside.
+    pub cents: i64,
+    /// Whether it is broken.
+    pub broken: bool,
+}
+
+#[event_handler(crate = my_es)]
+impl Piggy {
+    fn fed(&mut self, e: &Fed) {
+        self.cents += e.cents;
+    }
+    fn broken(&mut self, _: &Broken) {
+        self.broken = true;
+    }
+}
+
+#[command_handler(crate = my_es)]
+impl Piggy {
+    /// Puts a coin in.
+    #[command]
+    pub fn feed(&self, cents: i64) -> Result<Fed, String> {
+        if self.broken {
+            return Err("the piggy bank is broken".into());
+        }
+        Ok(Fed { cents })
+    }
+}

@@ -46,3 +46,26 @@ async fn generated_code_runs_under_the_renamed_crate() {
     }
     assert_eq!((all.len(), credits.count), (2, 1));
 }
+
+#[tokio::test]
+async fn compact_forms_run_under_the_renamed_crate() {
+    use es_tests_renamed::{Fed, Feed, Piggy};
+    let store = MemoryStore::new();
+    let stream = StreamId::for_aggregate("piggy", "p").unwrap();
+    store
+        .append(
+            &stream,
+            ExpectedVersion::NoStream,
+            vec![NewEvent::raw(
+                "piggy.fed",
+                1,
+                serde_json::json!({ "coin": 20 }),
+            )],
+        )
+        .await
+        .unwrap();
+    let piggies = Repository::<Piggy, _>::new(store);
+    piggies.execute("p", Feed { cents: 5 }).await.unwrap();
+    assert_eq!(piggies.load("p").await.unwrap().cents, 25);
+    assert_eq!(<Fed as Event>::VERSION, 2);
+}
