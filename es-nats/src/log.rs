@@ -96,8 +96,15 @@ struct Reader {
     consumer: Option<PullConsumer>,
     /// The sequence the consumer delivers next.
     next: u64,
-    /// The last message delivered and not acknowledged.
+    /// The last message handed out and not acknowledged.
     unacked: Option<jetstream::Message>,
+    /// Messages the server delivered that were not handed out yet (a read stopped early at its
+    /// limit or at a message that does not decode): dropping them would leave them delivered and
+    /// unacknowledged, out of reach until redelivered.
+    buffered: std::collections::VecDeque<jetstream::Message>,
+    /// The consumer was re-created at `next` after a message came with a higher sequence: if
+    /// the fresh consumer skips the same sequences, they are deleted from the stream.
+    gap_checked: bool,
 }
 
 /// The most messages asked for in one pull request.
@@ -206,6 +213,7 @@ impl JetStreamLog {
         let start = after + 1;
         if reader.consumer.is_none() || reader.next != start {
             reader.unacked = None;
+            reader.buffered.clear();
             reader.consumer = None;
             reader.consumer = Some(self.consumer_at(start).await?);
             reader.next = start;
@@ -213,29 +221,30 @@ impl JetStreamLog {
         let limit = query.limit.unwrap_or(usize::MAX).max(1);
         let mut out = Vec::new();
         loop {
-            let Some(consumer) = reader.consumer.clone() else {
+            if reader.buffered.is_empty() && !self.fetch(&mut reader, limit - out.len()).await? {
                 break;
-            };
-            let want = (limit - out.len()).min(MAX_FETCH);
-            let mut batch = consumer
-                .fetch()
-                .max_messages(want)
-                .messages()
-                .await
-                .map_err(unavailable)?;
-            let mut received = 0;
-            while let Some(message) = batch.next().await {
-                let message = match message {
-                    Ok(message) => message,
-                    Err(error) if out.is_empty() => return Err(unavailable(error)),
-                    // Hand over what was read; the next read starts after it.
-                    Err(_) => return Ok(out),
-                };
+            }
+            while let Some(message) = reader.buffered.pop_front() {
                 let seq = sequence(&message)?;
                 if seq < reader.next {
                     continue; // a redelivery of a message already handed out
                 }
-                received += 1;
+                if seq > reader.next && !reader.gap_checked {
+                    // A message delivered to a pull request that never arrived (a connection or
+                    // server lost mid-pull) would be skipped: ask again from `next`.
+                    tracing::debug!(
+                        expected = reader.next,
+                        got = seq,
+                        "gap in the delivered sequences; re-creating the consumer to check it"
+                    );
+                    let next = reader.next;
+                    reader.buffered.clear();
+                    reader.consumer = None;
+                    reader.consumer = Some(self.consumer_at(next).await?);
+                    reader.gap_checked = true;
+                    break;
+                }
+                reader.gap_checked = false;
                 reader.next = seq + 1;
                 let decoded = headers::decode(seq, message.headers.as_ref(), &message.payload);
                 reader.unacked = Some(message);
@@ -247,12 +256,53 @@ impl JetStreamLog {
                         return Ok(out);
                     }
                 }
-            }
-            if received == 0 || out.len() >= limit {
-                break;
+                if out.len() >= limit {
+                    return Ok(out);
+                }
             }
         }
         Ok(out)
+    }
+}
+
+impl JetStreamLog {
+    /// Pulls up to `want` messages into the buffer (whole pull responses, never dropping part of
+    /// one). False when none were available.
+    async fn fetch(&self, reader: &mut Reader, want: usize) -> Result<bool, StoreError> {
+        let Some(consumer) = reader.consumer.clone() else {
+            return Ok(false);
+        };
+        let mut batch = match consumer
+            .fetch()
+            .max_messages(want.clamp(1, MAX_FETCH))
+            .messages()
+            .await
+        {
+            Ok(batch) => batch,
+            Err(error) => {
+                reader.consumer = None;
+                return Err(unavailable(error));
+            }
+        };
+        let mut received = false;
+        while let Some(message) = batch.next().await {
+            match message {
+                Ok(message) => {
+                    reader.buffered.push_back(message);
+                    received = true;
+                }
+                Err(error) => {
+                    // Messages of this pull may be lost: the next read re-creates the consumer
+                    // after what was handed out.
+                    reader.consumer = None;
+                    if !received {
+                        return Err(unavailable(error));
+                    }
+                    break;
+                }
+            }
+        }
+        Ok(received)
     }
 }
 
