@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod faults;
+
 /// The nats-server binary: `NATS_SERVER_BIN` or `nats-server` on PATH. Missing is a failure.
 pub fn server_binary() -> String {
     let bin = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
