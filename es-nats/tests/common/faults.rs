@@ -109,7 +109,7 @@ pub async fn write(store: Arc<dyn EventStore>, writers: u64, total: u64, pause: 
                     .unwrap();
                 n += count * writers;
                 i += 1;
-                if i % 8 == 0 {
+                if i.is_multiple_of(8) {
                     tokio::time::sleep(pause).await;
                 }
             }
