@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod faults;
+pub mod totals;
 
 /// The nats-server binary: `NATS_SERVER_BIN` or `nats-server` on PATH. Missing is a failure.
 pub fn server_binary() -> String {
