@@ -272,35 +272,43 @@ impl JetStreamLog {
         let Some(consumer) = reader.consumer.clone() else {
             return Ok(false);
         };
-        let mut batch = match consumer
+        // Bounded by the request timeout: a pull whose reply is lost (the server or the
+        // connection died) would otherwise wait forever.
+        let timeout = self.inner.config.timeout;
+        let pull = consumer
             .fetch()
             .max_messages(want.clamp(1, MAX_FETCH))
-            .messages()
-            .await
-        {
-            Ok(batch) => batch,
-            Err(error) => {
+            .messages();
+        let mut batch = match tokio::time::timeout(timeout, pull).await {
+            Ok(Ok(batch)) => batch,
+            Ok(Err(error)) => {
                 reader.consumer = None;
                 return Err(unavailable(error));
             }
+            Err(elapsed) => {
+                reader.consumer = None;
+                return Err(unavailable(elapsed));
+            }
         };
         let mut received = false;
-        while let Some(message) = batch.next().await {
-            match message {
-                Ok(message) => {
+        loop {
+            let error: es_core::BoxError = match tokio::time::timeout(timeout, batch.next()).await {
+                Ok(None) => break,
+                Ok(Some(Ok(message))) => {
                     reader.buffered.push_back(message);
                     received = true;
+                    continue;
                 }
-                Err(error) => {
-                    // Messages of this pull may be lost: the next read re-creates the consumer
-                    // after what was handed out.
-                    reader.consumer = None;
-                    if !received {
-                        return Err(unavailable(error));
-                    }
-                    break;
-                }
+                Ok(Some(Err(error))) => error,
+                Err(elapsed) => Box::new(elapsed),
+            };
+            // Messages of this pull may be lost: the next read re-creates the consumer after
+            // what was handed out.
+            reader.consumer = None;
+            if !received {
+                return Err(unavailable(error));
             }
+            break;
         }
         Ok(received)
     }
