@@ -126,7 +126,10 @@ async fn nats_server_restarted_under_load() {
 
 /// The name of the server that leads a stream.
 async fn leader(client: &async_nats::Client, stream: &str) -> Option<String> {
-    let js = async_nats::jetstream::new(client.clone());
+    // A short timeout: a request that reaches the dead leader must not hide the election time.
+    let js = async_nats::jetstream::ContextBuilder::new()
+        .timeout(Duration::from_millis(500))
+        .build(client.clone());
     let mut stream = js.get_stream(stream).await.ok()?;
     let info = stream.info().await.ok()?;
     info.cluster.as_ref()?.leader.clone()
