@@ -635,3 +635,19 @@ async fn wait_for_append(
     }
     woke.unwrap_or(false)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: T) {}
+
+    /// Every public future is `Send`, so it runs on a multi-threaded runtime's tasks.
+    #[allow(dead_code, unreachable_code, clippy::diverging_sub_expression)]
+    fn public_futures_are_send(mut relay: Relay<es_core::MemoryStore>, handle: RelayHandle) {
+        assert_send(relay.ensure_stream());
+        assert_send(relay.run_until(async {}));
+        assert_send(handle.wait_for(|_| true));
+        assert_send(handle.stop());
+    }
+}
