@@ -5,6 +5,7 @@
 //!
 //! ```sh
 //! cargo run -p examples --example nats-shop          # runs the scripted scenario (needs nats-server on PATH, or NATS_URL)
+//! cargo run -p examples --example nats-shop -- chaos  # 30 orders while services are SIGKILLed and restarted
 //! cargo run -p examples --example nats-shop -- orders --nats URL --run ID --dir DIR   # one service alone
 //! ```
 //!
@@ -30,12 +31,16 @@ use std::time::Duration;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 const SKUS: [(&str, u32); 2] = [("mug", 5), ("tea", 1)];
+/// The stock of the chaos run: more mugs than orders, fewer teas.
+const CHAOS_SKUS: [(&str, u32); 2] = [("mug", 100), ("tea", 4)];
 
 /// Where one service runs: the NATS server, the run's id (stream and subject names), its files.
 struct Setup {
     nats: String,
     run: String,
     dir: PathBuf,
+    /// The chaos run's stock.
+    chaos: bool,
 }
 
 impl Setup {
@@ -51,6 +56,7 @@ impl Setup {
             nats: value("--nats")?,
             run: value("--run")?,
             dir: PathBuf::from(value("--dir")?),
+            chaos: args.iter().any(|a| a == "--chaos"),
         })
     }
     fn stream(&self, service: &str) -> String {
@@ -271,7 +277,7 @@ async fn inventory_service(setup: Setup) -> Result<(), BoxError> {
     let client = async_nats::connect(&setup.nats).await?;
     let store = setup.store("inventory").await?;
     let stock = Repository::<Stock, _>::new(store.clone());
-    for (sku, quantity) in SKUS {
+    for (sku, quantity) in if setup.chaos { CHAOS_SKUS } else { SKUS } {
         // Idempotent: a restarted service does not restock again.
         let command_id = uuid::Uuid::new_v5(
             &uuid::Uuid::NAMESPACE_OID,
@@ -464,49 +470,238 @@ fn nats_server(dir: &Path) -> Result<(String, Option<std::process::Child>), BoxE
     Ok((format!("nats://127.0.0.1:{port}"), Some(child)))
 }
 
-async fn run_scenario() -> Result<(), BoxError> {
+/// The three service processes of a run.
+struct Fleet {
+    nats: String,
+    run: String,
+    dir: PathBuf,
+    chaos: bool,
+    children: Vec<(&'static str, std::process::Child)>,
+}
+
+impl Fleet {
+    fn spawn(&self, service: &'static str) -> Result<std::process::Child, BoxError> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(format!("{service}.log")))?;
+        Ok(std::process::Command::new(std::env::current_exe()?)
+            .args([service, "--nats", &self.nats, "--run", &self.run, "--dir"])
+            .arg(&self.dir)
+            .args(self.chaos.then_some("--chaos"))
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?)
+    }
+
+    fn start(nats: String, dir: PathBuf, chaos: bool) -> Result<Self, BoxError> {
+        let run = uuid::Uuid::now_v7().simple().to_string()[20..].to_owned();
+        let mut fleet = Self {
+            nats,
+            run,
+            dir,
+            chaos,
+            children: Vec::new(),
+        };
+        for service in ["orders", "inventory", "mailer"] {
+            let child = fleet.spawn(service)?;
+            fleet.children.push((service, child));
+        }
+        Ok(fleet)
+    }
+
+    /// SIGKILLs service `index` and starts it again.
+    fn kill_and_restart(&mut self, index: usize) -> Result<&'static str, BoxError> {
+        let service = self.children[index].0;
+        let _ = self.children[index].1.kill();
+        let _ = self.children[index].1.wait();
+        self.children[index].1 = self.spawn(service)?;
+        Ok(service)
+    }
+
+    fn setup(&self) -> Setup {
+        Setup {
+            nats: self.nats.clone(),
+            run: self.run.clone(),
+            dir: self.dir.clone(),
+            chaos: self.chaos,
+        }
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+async fn run_scenario(chaos: bool) -> Result<(), BoxError> {
+    let name = if chaos {
+        "nats-shop-chaos"
+    } else {
+        "nats-shop"
+    };
     let dir = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../target/es-examples/nats-shop"
-    ));
+        "/../target/es-examples"
+    ))
+    .join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let (nats, mut server) = nats_server(&dir)?;
-    let run = uuid::Uuid::now_v7().simple().to_string()[20..].to_owned();
     println!(
-        "nats-shop: three services on {nats}, files in {}",
+        "{name}: three services on {nats}, files in {}",
         dir.canonicalize()?.display()
     );
-    let mut children = Vec::new();
-    for service in ["orders", "inventory", "mailer"] {
-        let log = std::fs::File::create(dir.join(format!("{service}.log")))?;
-        children.push(
-            std::process::Command::new(std::env::current_exe()?)
-                .args([service, "--nats", &nats, "--run", &run, "--dir"])
-                .arg(&dir)
-                .stdout(log.try_clone()?)
-                .stderr(log)
-                .spawn()?,
-        );
-    }
+    let mut fleet = Fleet::start(nats.clone(), dir, chaos)?;
     let services = Services {
         client: async_nats::connect(&nats).await?,
-        setup: Setup {
-            nats,
-            run,
-            dir: dir.clone(),
-        },
+        setup: fleet.setup(),
     };
-    let outcome = scenario(&services).await;
-    for child in &mut children {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    let outcome = if chaos {
+        chaos_scenario(&services, &mut fleet).await
+    } else {
+        scenario(&services).await
+    };
+    drop(fleet);
     if let Some(server) = server.as_mut() {
         let _ = server.kill();
         let _ = server.wait();
     }
     outcome
+}
+
+/// Like a client would: retries a request until it is answered (the service may be restarting);
+/// `done` says which errors mean it was done already.
+async fn insist(
+    s: &Services,
+    service: &str,
+    body: Value,
+    done: impl Fn(&str) -> bool,
+) -> Result<(), BoxError> {
+    for _ in 0..600 {
+        match s.ask(service, body.clone()).await {
+            Ok(_) => return Ok(()),
+            Err(error) if done(&error.to_string()) => return Ok(()),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    Err(format!("{service} never answered {body}").into())
+}
+
+/// Many orders while a service process is SIGKILLed (and restarted) every few hundred
+/// milliseconds: every paid order still gets exactly one reservation and one mail.
+async fn chaos_scenario(s: &Services, fleet: &mut Fleet) -> Result<(), BoxError> {
+    const ORDERS: usize = 30;
+    const KILLS: usize = 12;
+    for service in ["orders", "inventory", "mailer"] {
+        s.wait_ready(service).await?;
+    }
+    let placing = async {
+        for i in 0..ORDERS {
+            let (sku, quantity) = if i % 3 == 0 { ("tea", 1) } else { ("mug", 1) };
+            let order = json!({ "customer": format!("customer-{i}"), "sku": sku, "quantity": quantity, "total": 100 });
+            insist(
+                s,
+                "orders",
+                json!({ "op": "place", "id": i.to_string(), "order": order }),
+                |e| e.contains("exists already"),
+            )
+            .await?;
+            // Spread over the kills, so that services die while events are in flight.
+            tokio::time::sleep(Duration::from_millis(120)).await;
+        }
+        Ok::<_, BoxError>(())
+    };
+    let killing = async {
+        let mut killed = Vec::new();
+        for k in 0..KILLS {
+            tokio::time::sleep(Duration::from_millis(150 + (k as u64 * 137) % 400)).await;
+            killed.push(fleet.kill_and_restart(k % 3)?);
+        }
+        Ok::<_, BoxError>(killed)
+    };
+    let (placed, killed) = tokio::join!(placing, killing);
+    placed?;
+    let killed = killed?;
+    println!(
+        "{} SIGKILLs while placing {ORDERS} orders: {}",
+        killed.len(),
+        killed.join(", ")
+    );
+    let mut paid = Vec::new();
+    for i in 0..ORDERS {
+        let id = i.to_string();
+        let status = s
+            .wait_until("orders", json!({ "op": "status", "id": id }), |v| {
+                v == "Confirmed" || v == "Cancelled"
+            })
+            .await?;
+        if status == "Confirmed" {
+            insist(
+                s,
+                "orders",
+                json!({ "op": "pay", "id": id, "amount": 100 }),
+                |e| e.contains("Paid"),
+            )
+            .await?;
+            paid.push(format!("order-{id}"));
+        }
+    }
+    let mails = s
+        .wait_until("mailer", json!({ "op": "mails" }), |v| {
+            v.as_array().is_some_and(|m| m.len() >= paid.len())
+        })
+        .await?;
+    let mut reservations = Vec::new();
+    for sku in ["mug", "tea"] {
+        let orders = s
+            .ask("inventory", json!({ "op": "reservations", "sku": sku }))
+            .await?;
+        reservations.extend(
+            orders
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|o| o.as_str())
+                .map(|o| format!("order-{o}")),
+        );
+    }
+    let mut ok = mails.as_array().map_or(0, Vec::len) == paid.len();
+    for order in &paid {
+        let r = reservations.iter().filter(|o| *o == order).count();
+        let m = mails
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|mail| mail[0] == order.as_str())
+            .count();
+        ok &= r == 1 && m == 1;
+    }
+    ok &= reservations.len()
+        == reservations
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len();
+    println!(
+        "{} orders paid, {} reservations, {} mails; outcome: {}",
+        paid.len(),
+        reservations.len(),
+        mails.as_array().map_or(0, Vec::len),
+        if ok {
+            "every paid order has exactly one reservation and one mail"
+        } else {
+            "MISMATCH"
+        }
+    );
+    if ok {
+        Ok(())
+    } else {
+        Err("the outcome does not match".into())
+    }
 }
 
 async fn scenario(s: &Services) -> Result<(), BoxError> {
@@ -645,7 +840,8 @@ async fn main() -> Result<(), BoxError> {
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        None | Some("run") => run_scenario().await,
+        None | Some("run") => run_scenario(false).await,
+        Some("chaos") => run_scenario(true).await,
         Some("orders") => orders_service(Setup::from_args(&args)?).await,
         Some("inventory") => inventory_service(Setup::from_args(&args)?).await,
         Some("mailer") => mailer_service(Setup::from_args(&args)?).await,
