@@ -63,7 +63,12 @@ impl JetStreamLogConfig {
 /// ([`StoreError::Rejected`]): the log belongs to the source service.
 ///
 /// [`append_signal`](EventStore::append_signal) fires on every message published on the
-/// stream's subjects (a plain NATS subscription), so runners and subscriptions wake at once.
+/// stream's subjects (a plain NATS subscription, on a task spawned by [`new`](Self::new), which
+/// must therefore run inside a tokio runtime), so runners and subscriptions wake at once.
+///
+/// One reader per consumer name: two runners (or subscriptions) sharing a `JetStreamLog` would
+/// move its durable consumer back and forth; give each its own with
+/// [`with_consumer`](Self::with_consumer).
 #[derive(Clone)]
 pub struct JetStreamLog {
     inner: Arc<Inner>,

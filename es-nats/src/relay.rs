@@ -105,7 +105,8 @@ impl RelayConfig {
 ///   previous event), so a lost publish makes every later one of the pipeline fail instead of
 ///   leaving a gap; the relay then re-reads the stream's last message and goes on from there.
 ///   `Nats-Msg-Id` = event id removes duplicates inside the window as a second line of defence.
-///   The stream must therefore be written by this relay only.
+///   The stream must therefore be written by this relay only. A stream without any relayed
+///   message (new, or purged) is filled from the start of the log.
 /// - **One active relay** per [`lease_name`](RelayConfig::lease_name) with a lease provider
 ///   ([`PgStore`](https://docs.rs/es-postgres) grants leases across processes with advisory locks);
 ///   the others stand by.
