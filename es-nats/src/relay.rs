@@ -621,20 +621,35 @@ async fn wait_for_append(
     };
     let hinted = async {
         match wakeup.as_mut() {
-            Some(wakeup) => wakeup.wait(timeout).await.unwrap_or(false),
+            Some(wakeup) => wakeup.wait(timeout).await,
             None => std::future::pending().await,
         }
     };
-    let woke = tokio::select! {
-        ok = signalled => Some(ok),
-        woken = hinted => return woken,
-        _ = shutdown.sleep(timeout) => return false,
-    };
-    if woke == Some(false) {
-        // The store is gone: nothing will signal again; poll.
-        *signal = None;
+    enum Woke {
+        Signal(bool),
+        Hint(Result<bool, es_core::StoreError>),
+        Timeout,
     }
-    woke.unwrap_or(false)
+    let woke = tokio::select! {
+        ok = signalled => Woke::Signal(ok),
+        hint = hinted => Woke::Hint(hint),
+        _ = shutdown.sleep(timeout) => Woke::Timeout,
+    };
+    match woke {
+        Woke::Signal(true) => true,
+        Woke::Signal(false) => {
+            // The store is gone: nothing will signal again; poll.
+            *signal = None;
+            false
+        }
+        Woke::Hint(Ok(woken)) => woken,
+        Woke::Hint(Err(error)) => {
+            tracing::warn!(%error, "the wake-up source failed; polling instead");
+            *wakeup = None;
+            false
+        }
+        Woke::Timeout => false,
+    }
 }
 
 #[cfg(test)]
