@@ -166,3 +166,34 @@ async fn one_relay_holds_the_lease_the_other_takes_over() {
         &log(&store).await,
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backs_off_while_nats_is_down_and_catches_up_when_it_comes() {
+    let port = common::free_port();
+    let url = format!("nats://127.0.0.1:{port}");
+    let client = connect(std::slice::from_ref(&url)).await; // retries in the background
+    let store = MemoryStore::new();
+    for n in 0..50 {
+        append(&store, "order-1", vec![event("order.placed", n)]).await;
+    }
+    let mut config = RelayConfig::new("LATE", "late");
+    config.timeout = Duration::from_millis(300);
+    let handle = Relay::new(store.clone(), client.clone(), config).spawn();
+    let failing = handle.wait_for(|s| s.failed_attempts >= 2).await;
+    assert!(
+        failing.last_error.is_some() && failing.published == 0,
+        "{failing:?}"
+    );
+
+    let _server = NatsServer::start_on(port);
+    let status = handle
+        .wait_for(|s| s.caught_up && s.checkpoint.position.0 >= 50)
+        .await;
+    assert_eq!(
+        (status.published, status.last_error.clone()),
+        (50, None),
+        "{status:?}"
+    );
+    handle.stop().await.unwrap();
+    assert_stream_holds(&stream_messages(&client, "LATE").await, &log(&store).await);
+}

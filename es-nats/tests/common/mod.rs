@@ -51,9 +51,14 @@ pub struct NatsServer {
 impl NatsServer {
     /// A single server on a free port with its own storage directory.
     pub fn start() -> Self {
+        Self::start_on(free_port())
+    }
+
+    /// A single server on `port` with its own storage directory.
+    pub fn start_on(port: u16) -> Self {
         let dir = temp_dir("server");
         let mut server = Self {
-            port: free_port(),
+            port,
             dir,
             config: None,
             child: None,
