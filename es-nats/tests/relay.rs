@@ -37,6 +37,8 @@ async fn relay_until_caught_up(
         .wait_for(|s| s.caught_up && s.checkpoint.position >= head)
         .await;
     assert!(status.last_error.is_none(), "{status:?}");
+    assert_eq!(status.lag, 0, "{status:?}");
+    assert_eq!(status.state, es_core::RunnerState::Live);
     handle.stop().await.unwrap();
 }
 
