@@ -127,6 +127,13 @@ async fn publishes_only_the_configured_types_and_follows_live_appends() {
     assert_eq!(status.published, 20);
     assert_eq!(status.stream_sequence, 20);
     handle.stop().await.unwrap();
+    // Restarted with more events of the other type after the last published one: nothing twice.
+    append(&store, "order-1", vec![event("order.placed", 99)]).await;
+    let config = RelayConfig::new("PAID", "paid").event_types(["order.paid"]);
+    let handle = Relay::new(store.clone(), client.clone(), config).spawn();
+    let status = handle.wait_for(|s| s.caught_up).await;
+    assert_eq!((status.published, status.stream_sequence), (0, 20));
+    handle.stop().await.unwrap();
     let messages = stream_messages(&client, "PAID").await;
     let paid: Vec<RecordedEvent> = log(&store)
         .await
