@@ -225,8 +225,16 @@ impl JetStreamLog {
         }
         let limit = query.limit.unwrap_or(usize::MAX).max(1);
         let mut out = Vec::new();
+        let mut lagging = 0;
         loop {
             if reader.buffered.is_empty() && !self.fetch(&mut reader, limit - out.len()).await? {
+                // The stream may have stored a message its consumer has not noticed yet: wait
+                // for it a little rather than until the next poll.
+                if out.is_empty() && lagging < 10 && self.head_position().await?.0 >= reader.next {
+                    lagging += 1;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    continue;
+                }
                 break;
             }
             while let Some(message) = reader.buffered.pop_front() {
@@ -403,8 +411,20 @@ impl EventStore for JetStreamLog {
         Ok(Position(info.state.last_sequence))
     }
 
+    /// The stream's last sequence, but never past what this log's consumer has delivered once it
+    /// has started reading: a projection runner moves its checkpoint to this head after an empty
+    /// read, and a message the stream stored a moment before the consumer could deliver it must
+    /// not be skipped. Before the first read (a subscription starting "from now"), the stream's
+    /// last sequence.
     async fn head_checkpoint(&self) -> Result<Checkpoint, StoreError> {
-        Ok(Checkpoint::new(0, self.head_position().await?))
+        let last = self.head_position().await?.0;
+        let reader = self.inner.reader.lock().await;
+        let head = match reader.consumer {
+            Some(_) => last.min(reader.next.saturating_sub(1)),
+            None if reader.next > 0 => last.min(reader.next - 1),
+            None => last,
+        };
+        Ok(Checkpoint::new(0, Position(head)))
     }
 
     fn append_signal(&self) -> Option<watch::Receiver<u64>> {

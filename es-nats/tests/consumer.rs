@@ -366,3 +366,37 @@ async fn messages_that_do_not_decode_follow_the_error_policy() {
     db.close().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Events appended one at a time, each awaited by a live subscription: none is skipped when the
+/// consumer is asked for a message the stream stored a moment before the consumer noticed it
+/// (the runner moves to the head after an empty read; the head never passes what was delivered).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_delivery_one_at_a_time_never_skips_an_event() {
+    let server = NatsServer::start();
+    let client = connect(&[server.url()]).await;
+    let source = MemoryStore::new();
+    let relay = Relay::new(
+        source.clone(),
+        client.clone(),
+        RelayConfig::new("LIVE", "live"),
+    )
+    .spawn();
+    relay.wait_for(|s| s.caught_up).await;
+    let log = JetStreamLog::new(client.clone(), JetStreamLogConfig::new("LIVE", "live"));
+    let mut events = SubscriptionBuilder::new(log).subscribe_types(&[]);
+    let stream = StreamId::new("order-1").unwrap();
+    for i in 0..400 {
+        let event = NewEvent::raw("order.noted", 1, es_core::serde_json::json!({ "i": i }));
+        source
+            .append(&stream, ExpectedVersion::Any, vec![event])
+            .await
+            .unwrap();
+        let received = tokio::time::timeout(Duration::from_secs(5), events.next())
+            .await
+            .unwrap_or_else(|_| panic!("event {i} never arrived"))
+            .unwrap();
+        assert_eq!(received.payload["i"], i);
+    }
+    events.close().await.unwrap();
+    relay.stop().await.unwrap();
+}

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 const EVENTS: usize = 50_000;
+
 const LATENCY_SAMPLES: usize = 1_000;
 
 /// A nats-server child process with its own storage, removed on drop.
@@ -204,6 +205,9 @@ fn load_average() -> String {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
     let (url, _server) = match std::env::var("NATS_URL") {
         Ok(url) => (url, None),
         Err(_) => {
