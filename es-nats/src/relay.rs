@@ -327,6 +327,7 @@ impl<S: EventStore> Relay<S> {
     ) -> Result<Ended, NatsError> {
         let mut failures = 0u32;
         let mut lease_checked = Instant::now();
+        let mut last_resync: Option<Instant> = None;
         loop {
             if shutdown.fired() {
                 return Ok(Ended::Shutdown);
@@ -355,6 +356,14 @@ impl<S: EventStore> Relay<S> {
                 Err(Interrupted::Resync(reason)) => {
                     tracing::info!(relay = %self.config.lease_name, %reason,
                         "publish refused; re-synchronising with the stream");
+                    // Refusals in a row (another publisher on the stream, two relays without a
+                    // lease): pace them instead of spinning. The stream stays exactly-once.
+                    if last_resync.is_some_and(|at| at.elapsed() < Duration::from_secs(1))
+                        && shutdown.sleep(self.config.backoff_min).await
+                    {
+                        return Ok(Ended::Shutdown);
+                    }
+                    last_resync = Some(Instant::now());
                 }
                 Err(Interrupted::Failed(error)) => {
                     failures = failures.saturating_add(1);
@@ -474,10 +483,12 @@ impl<S: EventStore> Relay<S> {
             pending.push((event, subject, ack));
         }
         let mut position = at;
+        let mut acked = 0u64;
+        let mut interrupted = None;
         for (event, subject, ack) in pending {
             match ack.into_future().await {
                 Ok(ack) if ack.duplicate => {
-                    return Err(Interrupted::Resync(format!(
+                    interrupted = Some(Interrupted::Resync(format!(
                         "event {} is already in the stream at sequence {}",
                         event.meta.event_id, ack.sequence
                     )));
@@ -487,14 +498,27 @@ impl<S: EventStore> Relay<S> {
                         sequence: ack.sequence,
                         checkpoint: event.meta.checkpoint(),
                     };
+                    acked += 1;
+                    continue;
                 }
                 Err(error) if error.kind() == PublishErrorKind::WrongLastSequence => {
-                    return Err(Interrupted::Resync(error.to_string()));
+                    interrupted = Some(Interrupted::Resync(error.to_string()));
                 }
-                Err(error) => return Err(publish_error(event, &subject, error)),
+                Err(error) => interrupted = Some(publish_error(event, &subject, error)),
+            }
+            break;
+        }
+        match interrupted {
+            None => Ok(position),
+            Some(interrupted) => {
+                // What was acknowledged before the failure is in the stream: count it.
+                if acked > 0 {
+                    self.status
+                        .record_batch(acked, position.checkpoint, position.sequence);
+                }
+                Err(interrupted)
             }
         }
-        Ok(position)
     }
 }
 

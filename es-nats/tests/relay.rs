@@ -206,3 +206,38 @@ async fn backs_off_while_nats_is_down_and_catches_up_when_it_comes() {
     handle.stop().await.unwrap();
     assert_stream_holds(&stream_messages(&client, "LATE").await, &log(&store).await);
 }
+
+/// Even two relays of one store running at once without a lease (a misconfiguration) keep the
+/// stream exactly-once: each publish expects the previous sequence, and the loser re-reads the
+/// stream's last message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_relays_without_a_lease_still_publish_each_event_once() {
+    let server = NatsServer::start();
+    let client = connect(&[server.url()]).await;
+    let store = MemoryStore::new();
+    let mut config = RelayConfig::new("TWICE", "twice").batch_size(20);
+    config.backoff_min = Duration::from_millis(5);
+    let first = Relay::new(store.clone(), client.clone(), config.clone()).spawn();
+    let second = Relay::new(store.clone(), client.clone(), config).spawn();
+    for n in 0..600 {
+        append(
+            &store,
+            &format!("order-{}", n % 5),
+            vec![event("order.placed", n)],
+        )
+        .await;
+        if n % 50 == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let head = store.head_position().await.unwrap();
+    first
+        .wait_for(|s| s.caught_up && s.checkpoint.position >= head)
+        .await;
+    second
+        .wait_for(|s| s.caught_up && s.checkpoint.position >= head)
+        .await;
+    first.stop().await.unwrap();
+    second.stop().await.unwrap();
+    assert_stream_holds(&stream_messages(&client, "TWICE").await, &log(&store).await);
+}
