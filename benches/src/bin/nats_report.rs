@@ -226,6 +226,8 @@ async fn main() -> Result<(), BoxError> {
         uuid::Uuid::now_v7().simple()
     ));
     std::fs::create_dir_all(&dir)?;
+    // Removed on every exit, errors included.
+    let _cleanup = RemoveOnDrop(dir.clone());
     let run = uuid::Uuid::now_v7().simple().to_string()[20..].to_uppercase();
 
     let memory = MemoryStore::new();
@@ -279,6 +281,13 @@ async fn main() -> Result<(), BoxError> {
         samples[samples.len() - 1].as_secs_f64() * 1e3
     );
     println!("\nload average after: {}", load_average());
-    let _ = std::fs::remove_dir_all(dir);
     Ok(())
+}
+
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
