@@ -163,3 +163,52 @@ fn course_admits_exactly_the_capacity_under_a_race() {
     );
     std::fs::remove_dir_all(dir).expect("remove the temporary directory");
 }
+
+/// The three-process shop over NATS JetStream: starts its own nats-server (or uses NATS_URL).
+#[test]
+fn nats_shop_runs_three_services_and_every_paid_order_gets_one_reservation_and_one_mail() {
+    let output = Command::new(example("nats-shop"))
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("start the example");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "nats-shop failed ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for line in [
+        "order 1: confirmed",
+        "order 2: cancelled",
+        "order 4: cancelled",
+        "mailer: order-1 -> Dear ada, we received 2500 for order-1.",
+        "events recorded since the payments began: 2",
+        "order 1 replayed to before its payment: \"Confirmed\"; now: \"Paid\"",
+        "outcome: every paid order has exactly one reservation and one mail",
+    ] {
+        assert!(stdout.contains(line), "missing `{line}` in:\n{stdout}");
+    }
+}
+
+/// The same three services while one of them is SIGKILLed and restarted 12 times.
+#[test]
+fn nats_shop_under_kills_still_gives_every_paid_order_one_reservation_and_one_mail() {
+    let output = Command::new(example("nats-shop"))
+        .arg("chaos")
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("start the example");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "nats-shop chaos failed ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("12 SIGKILLs"), "{stdout}");
+    assert!(
+        stdout.contains("24 orders paid, 24 reservations, 24 mails; outcome: every paid order has exactly one reservation and one mail"),
+        "{stdout}"
+    );
+}
