@@ -524,50 +524,14 @@ impl PgStore {
         if events.is_empty() {
             return Ok(AppendResult::default());
         }
-        let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.event_id.0).collect();
-        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-        let schema_versions = events
-            .iter()
-            .map(|e| i32::try_from(e.schema_version).map_err(StoreError::database))
-            .collect::<Result<Vec<i32>, _>>()?;
-        let payloads = events
-            .iter()
-            .map(|e| serde_json::to_string(&e.payload))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(StoreError::database)?;
-        let metadata = events
-            .iter()
-            .map(|e| serde_json::to_string(&e.metadata))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(StoreError::database)?;
-        let tags = events
-            .iter()
-            .map(|e| tags_to_json(&e.tags))
-            .collect::<Result<Vec<_>, _>>()?;
+        let columns = BatchColumns::new(events)?;
         let required = append
             .expected
             .required()
             .map(|v| to_db_int(v.0, "expected version"))
             .transpose()?;
-        let no_keys: [i64; 0] = [];
-        let (text, channel) = if self.shared.notify {
-            (&self.shared.sql.append_notify, Some(self.notify_channel()))
-        } else {
-            (&self.shared.sql.append, None)
-        };
-        let mut query = sqlx::query(sql(text))
-            .bind(append.stream.as_str())
-            .bind(required)
-            .bind(&ids[..])
-            .bind(&types[..])
-            .bind(&schema_versions[..])
-            .bind(&payloads[..])
-            .bind(&metadata[..])
-            .bind(&tags[..])
-            .bind(&no_keys[..]);
-        if let Some(channel) = &channel {
-            query = query.bind(channel.as_str());
-        }
+        let channel = self.shared.notify.then(|| self.notify_channel());
+        let query = self.append_query(&append.stream, required, &columns, &[], channel.as_deref());
         let rows = query.fetch_all(&mut *tx).await.map_err(store_error)?;
         if rows.is_empty() {
             let actual = self.version_in(tx, &append.stream).await?;
@@ -577,31 +541,38 @@ impl PgStore {
                 actual,
             });
         }
-        let mut stored = rows
-            .iter()
-            .map(|row| -> Result<(i64, i64), StoreError> {
-                Ok((
-                    row.try_get(0).map_err(store_error)?,
-                    row.try_get(1).map_err(store_error)?,
-                ))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        stored.sort_unstable();
-        let events = stored
-            .into_iter()
-            .zip(events)
-            .map(|((version, position), event)| {
-                Ok(AppendedEvent {
-                    event_id: event.event_id,
-                    version: Version(from_db_int(version, "version")?),
-                    position: Position(from_db_int(position, "position")?),
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(AppendResult {
-            events,
-            already_appended: false,
-        })
+        appended(&rows, events)
+    }
+
+    /// The append statement for `stream` with its bind parameters (`keys`: the shared lock keys;
+    /// empty inside a transaction that holds them already).
+    fn append_query<'q>(
+        &'q self,
+        stream: &'q StreamId,
+        required: Option<i64>,
+        columns: &'q BatchColumns<'q>,
+        keys: &'q [i64],
+        channel: Option<&'q str>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        let text = if channel.is_some() {
+            &self.shared.sql.append_notify
+        } else {
+            &self.shared.sql.append
+        };
+        let query = sqlx::query(sql(text))
+            .bind(stream.as_str())
+            .bind(required)
+            .bind(&columns.ids[..])
+            .bind(&columns.types[..])
+            .bind(&columns.schema_versions[..])
+            .bind(&columns.payloads[..])
+            .bind(&columns.metadata[..])
+            .bind(&columns.tags[..])
+            .bind(keys);
+        match channel {
+            Some(channel) => query.bind(channel),
+            None => query,
+        }
     }
 
     async fn version_in(
@@ -624,79 +595,18 @@ impl PgStore {
         events: &[NewEvent],
     ) -> Result<AppendResult, StoreError> {
         let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.event_id.0).collect();
-        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-        // Within `integer` (checked by `limits::check_append`).
-        let schema_versions = events
-            .iter()
-            .map(|e| i32::try_from(e.schema_version).map_err(StoreError::database))
-            .collect::<Result<Vec<i32>, _>>()?;
-        let payloads = events
-            .iter()
-            .map(|e| serde_json::to_string(&e.payload))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(StoreError::database)?;
-        let metadata = events
-            .iter()
-            .map(|e| serde_json::to_string(&e.metadata))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(StoreError::database)?;
+        let columns = BatchColumns::new(events)?;
         let required = expected
             .required()
             .map(|v| to_db_int(v.0, "expected version"))
             .transpose()?;
-        let tags = events
-            .iter()
-            .map(|e| tags_to_json(&e.tags))
-            .collect::<Result<Vec<_>, _>>()?;
         let keys = locks::append_keys(self.shared.schema.as_str(), events.iter());
-        let (text, channel) = if self.shared.notify {
-            (&self.shared.sql.append_notify, Some(self.notify_channel()))
-        } else {
-            (&self.shared.sql.append, None)
-        };
+        let channel = self.shared.notify.then(|| self.notify_channel());
 
         for _attempt in 0..ANY_VERSION_ATTEMPTS {
-            let mut query = sqlx::query(sql(text))
-                .bind(stream.as_str())
-                .bind(required)
-                .bind(&ids[..])
-                .bind(&types[..])
-                .bind(&schema_versions[..])
-                .bind(&payloads[..])
-                .bind(&metadata[..])
-                .bind(&tags[..])
-                .bind(&keys[..]);
-            if let Some(channel) = &channel {
-                query = query.bind(channel.as_str());
-            }
+            let query = self.append_query(stream, required, &columns, &keys, channel.as_deref());
             let lost_race = match query.fetch_all(&self.pool).await {
-                Ok(rows) if rows.len() == events.len() => {
-                    let mut stored = rows
-                        .iter()
-                        .map(|row| -> Result<(i64, i64), StoreError> {
-                            Ok((
-                                row.try_get(0).map_err(store_error)?,
-                                row.try_get(1).map_err(store_error)?,
-                            ))
-                        })
-                        .collect::<Result<Vec<_>, _>>()?;
-                    stored.sort_unstable();
-                    let appended = stored
-                        .into_iter()
-                        .zip(events)
-                        .map(|((version, position), event)| {
-                            Ok(AppendedEvent {
-                                event_id: event.event_id,
-                                version: Version(from_db_int(version, "version")?),
-                                position: Position(from_db_int(position, "position")?),
-                            })
-                        })
-                        .collect::<Result<Vec<_>, StoreError>>()?;
-                    return Ok(AppendResult {
-                        events: appended,
-                        already_appended: false,
-                    });
-                }
+                Ok(rows) if rows.len() == events.len() => return appended(&rows, events),
                 Ok(rows) if rows.is_empty() => false,
                 Ok(rows) => {
                     return Err(StoreError::database(format!(
@@ -771,6 +681,76 @@ impl PgStore {
             pause = (pause * 2).min(Duration::from_millis(20));
         }
     }
+}
+
+/// A batch as the columns of the append statement's `unnest`.
+struct BatchColumns<'e> {
+    ids: Vec<uuid::Uuid>,
+    types: Vec<&'e str>,
+    schema_versions: Vec<i32>,
+    payloads: Vec<String>,
+    metadata: Vec<String>,
+    tags: Vec<String>,
+}
+
+impl<'e> BatchColumns<'e> {
+    fn new(events: &'e [NewEvent]) -> Result<Self, StoreError> {
+        let json = |value: Result<String, serde_json::Error>| value.map_err(StoreError::database);
+        Ok(Self {
+            ids: events.iter().map(|e| e.event_id.0).collect(),
+            types: events.iter().map(|e| e.event_type.as_str()).collect(),
+            // Within `integer` (checked by `limits::check_append`).
+            schema_versions: events
+                .iter()
+                .map(|e| i32::try_from(e.schema_version).map_err(StoreError::database))
+                .collect::<Result<_, _>>()?,
+            payloads: events
+                .iter()
+                .map(|e| json(serde_json::to_string(&e.payload)))
+                .collect::<Result<_, _>>()?,
+            metadata: events
+                .iter()
+                .map(|e| json(serde_json::to_string(&e.metadata)))
+                .collect::<Result<_, _>>()?,
+            tags: events
+                .iter()
+                .map(|e| tags_to_json(&e.tags))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+/// The result of an append statement that stored `events`: its rows (version, position) in
+/// version order, paired with the events in batch order.
+fn appended(
+    rows: &[sqlx::postgres::PgRow],
+    events: &[NewEvent],
+) -> Result<AppendResult, StoreError> {
+    let mut stored = rows
+        .iter()
+        .map(|row| -> Result<(i64, i64), StoreError> {
+            Ok((
+                row.try_get(0).map_err(store_error)?,
+                row.try_get(1).map_err(store_error)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    stored.sort_unstable();
+    let events = stored
+        .into_iter()
+        .zip(events)
+        .map(|((version, position), event)| {
+            Ok(AppendedEvent {
+                event_id: event.event_id,
+                version: Version(from_db_int(version, "version")?),
+                position: Position(from_db_int(position, "position")?),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(AppendResult {
+        events,
+        already_appended: false,
+    })
 }
 
 /// Whether an error (the source of a [`StoreError::Rejected`]) is a unique violation.
