@@ -91,6 +91,8 @@ async fn a_mixed_case_schema_is_quoted_and_used_verbatim() {
             "es_checkpoints",
             "es_dead_letters",
             "es_events",
+            "es_forgotten",
+            "es_keys",
             "es_snapshots"
         ]
     );
