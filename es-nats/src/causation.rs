@@ -46,7 +46,7 @@ const COMMAND_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2b8e_4d0a_5c3e_9a7b_1e2f_
 ///     event_id: es_core::EventId::new(), stream_id: StreamId::new("order-1").unwrap(),
 ///     version: Version(1), position: Position(1), commit: 0, event_type: "order.placed".into(),
 ///     schema_version: 1, recorded_at: chrono::Utc::now(),
-///     metadata: Metadata::new().with_correlation_id(uuid::Uuid::now_v7()),
+///     metadata: Metadata::new().with_correlation_id(uuid::Uuid::now_v7()), tags: vec![],
 /// };
 /// let cause = Causation::of(&placed);
 /// for _ in 0..2 { // delivered twice: applied once

@@ -17,7 +17,7 @@ use std::sync::Arc;
 /// #     event_id: es_core::EventId::new(), stream_id: es_core::StreamId::new("order-4.2").unwrap(),
 /// #     version: es_core::Version(1), position: es_core::Position(1), commit: 0,
 /// #     event_type: "order.placed".into(), schema_version: 1, recorded_at: chrono::Utc::now(),
-/// #     metadata: Default::default() };
+/// #     metadata: Default::default(), tags: vec![] };
 /// assert_eq!(SubjectMapping::by_aggregate("shop").subject(&meta), "shop.order.order-4_2");
 /// let flat = SubjectMapping::custom(|meta| format!("all.{}", meta.event_type.replace('.', "_")));
 /// assert_eq!(flat.subject(&meta), "all.order_placed");
