@@ -72,27 +72,6 @@ async fn write(store: PgStore, writer: usize) -> usize {
     conflicts
 }
 
-/// Makes every append statement linger after taking its positions, so transactions commit out of
-/// position order all the time (the hazard the store's read order must handle).
-async fn widen_commit_window(store: &PgStore) {
-    let s = store.schema().quoted();
-    for sql in [
-        format!(
-            "CREATE FUNCTION {s}.linger() RETURNS trigger LANGUAGE plpgsql AS $$
-             BEGIN PERFORM pg_sleep(random() * 0.004); RETURN NULL; END $$"
-        ),
-        format!(
-            "CREATE TRIGGER linger AFTER INSERT ON {s}.es_events
-             FOR EACH STATEMENT EXECUTE FUNCTION {s}.linger()"
-        ),
-    ] {
-        sqlx::query(AssertSqlSafe(sql))
-            .execute(store.pool())
-            .await
-            .unwrap();
-    }
-}
-
 #[derive(Default)]
 struct Tail {
     seen: Vec<(Checkpoint, EventId, StreamId, Version)>,
@@ -232,7 +211,7 @@ async fn verify(store: &PgStore, tail: &Tail, naive: &HashSet<i64>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn thirty_two_tasks_eight_streams_and_a_live_tailer() {
     let store = common::store().await;
-    widen_commit_window(&store).await;
+    common::widen_commit_window(&store).await;
     let schema = store.schema().to_string();
 
     let done = Arc::new(AtomicBool::new(false));
@@ -261,7 +240,7 @@ async fn thirty_two_tasks_eight_streams_and_a_live_tailer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn writers_in_other_processes_and_a_live_tailer() {
     let store = common::store().await;
-    widen_commit_window(&store).await;
+    common::widen_commit_window(&store).await;
     let schema = store.schema().to_string();
 
     let done = Arc::new(AtomicBool::new(false));

@@ -14,7 +14,6 @@ use es_core::{
 use es_postgres::PgStore;
 use futures::TryStreamExt;
 use serde_json::json;
-use sqlx::AssertSqlSafe;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
@@ -124,26 +123,6 @@ async fn write(store: PgStore, w: usize) -> (bool, bool, usize) {
     (enrolled, named, own_failures)
 }
 
-/// Makes every insert linger before its commit, so commits land out of position order.
-async fn widen_commit_window(store: &PgStore) {
-    let s = store.schema().quoted();
-    for sql in [
-        format!(
-            "CREATE FUNCTION {s}.linger() RETURNS trigger LANGUAGE plpgsql AS $$
-             BEGIN PERFORM pg_sleep(random() * 0.004); RETURN NULL; END $$"
-        ),
-        format!(
-            "CREATE TRIGGER linger AFTER INSERT ON {s}.es_events
-             FOR EACH STATEMENT EXECUTE FUNCTION {s}.linger()"
-        ),
-    ] {
-        sqlx::query(AssertSqlSafe(sql))
-            .execute(store.pool())
-            .await
-            .unwrap();
-    }
-}
-
 /// Follows `read_all` until `TOTAL` events arrived: never backwards, never twice.
 async fn tail(store: PgStore) -> Vec<(Checkpoint, EventId)> {
     let mut seen = Vec::new();
@@ -183,7 +162,7 @@ async fn tail(store: PgStore) -> Vec<(Checkpoint, EventId)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn conditions_hold_across_processes_and_tailers_see_every_event_once() {
     let store = common::store().await;
-    widen_commit_window(&store).await;
+    common::widen_commit_window(&store).await;
     let schema = store.schema().to_string();
     let tailer = tokio::spawn(tail(writer_store(&schema).await));
     let exe = std::env::current_exe().unwrap();

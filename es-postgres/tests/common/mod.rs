@@ -118,3 +118,24 @@ pub async fn drop_store(store: PgStore) {
     forget(store.schema().as_str());
     store.close().await;
 }
+
+/// Makes every insert into the store's events linger up to 4 ms before its commit (a statement
+/// trigger), so concurrent transactions commit out of position order all the time.
+pub async fn widen_commit_window(store: &PgStore) {
+    let s = store.schema().quoted();
+    for sql in [
+        format!(
+            "CREATE FUNCTION {s}.linger() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN PERFORM pg_sleep(random() * 0.004); RETURN NULL; END $$"
+        ),
+        format!(
+            "CREATE TRIGGER linger AFTER INSERT ON {s}.es_events
+             FOR EACH STATEMENT EXECUTE FUNCTION {s}.linger()"
+        ),
+    ] {
+        sqlx::query(AssertSqlSafe(sql))
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+}
