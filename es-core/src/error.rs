@@ -78,6 +78,15 @@ pub enum StoreError {
         /// Its type.
         event_type: String,
     },
+    /// The stream was deleted ([`crate::tombstone`]): it takes no more events and does not load.
+    /// Its events stay in the log. Not transient.
+    #[error("stream `{stream}` was deleted (its tombstone is version {version})")]
+    StreamDeleted {
+        /// The deleted stream.
+        stream: StreamId,
+        /// The version of its tombstone, its last event.
+        version: Version,
+    },
     /// The store does not implement this operation.
     #[error("this store does not support {0}")]
     Unsupported(&'static str),
@@ -114,6 +123,11 @@ impl StoreError {
     /// Whether this is an expected-version conflict.
     pub fn is_conflict(&self) -> bool {
         matches!(self, StoreError::Conflict { .. })
+    }
+
+    /// Whether the stream was deleted ([`StoreError::StreamDeleted`]).
+    pub fn is_stream_deleted(&self) -> bool {
+        matches!(self, StoreError::StreamDeleted { .. })
     }
 
     /// Whether a conditional append failed its condition ([`StoreError::ConditionFailed`]).

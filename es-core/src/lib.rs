@@ -77,6 +77,7 @@ pub mod subscription;
 pub mod testing;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod tombstone;
 
 pub use aggregate::{Aggregate, Apply, Handle};
 pub use envelope::{

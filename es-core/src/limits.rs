@@ -81,6 +81,7 @@ pub fn check_append(expected: ExpectedVersion, events: &[NewEvent]) -> Result<()
         }
         check_event(index, event)?;
     }
+    crate::tombstone::check_batch(events)?;
     Ok(())
 }
 

@@ -135,6 +135,17 @@ impl Data {
         Version(self.streams.get(stream).map_or(0, |s| s.len() as u64))
     }
 
+    /// The stream's version, or [`StoreError::StreamDeleted`] if its last event is a tombstone.
+    fn open_version(&self, stream: &StreamId) -> Result<Version, StoreError> {
+        let version = self.version(stream);
+        match self.streams.get(stream).and_then(|s| s.last()) {
+            Some(&i) if self.log[i].meta.event_type == crate::tombstone::STREAM_DELETED => {
+                Err(crate::tombstone::deleted(stream, version))
+            }
+            _ => Ok(version),
+        }
+    }
+
     /// The stored events that have ids of `events`.
     fn stored_with_ids(&self, events: &[NewEvent]) -> Vec<(StreamId, AppendedEvent)> {
         self.stored_with_event_ids(events.iter().map(|e| &e.event_id))
@@ -178,7 +189,7 @@ impl EventStore for MemoryStore {
                 if let Some(repeat) = AppendResult::for_repeated_batch(stream, &events, &stored)? {
                     return Ok(repeat);
                 }
-                let actual = data.version(stream);
+                let actual = data.open_version(stream)?;
                 if !expected.matches(actual) {
                     return Err(StoreError::Conflict {
                         stream: stream.clone(),
@@ -226,7 +237,7 @@ impl EventStore for MemoryStore {
                 }
             }
             for append in &appends {
-                let actual = data.version(&append.stream);
+                let actual = data.open_version(&append.stream)?;
                 if !append.expected.matches(actual) {
                     return Err(StoreError::Conflict {
                         stream: append.stream.clone(),

@@ -3,12 +3,13 @@
 
 use crate::aggregate::{Aggregate, Handle};
 use crate::dcb::StreamAppend;
-use crate::envelope::{AppendedEvent, EventEnvelope, NewEvent};
+use crate::envelope::{AppendResult, AppendedEvent, EventEnvelope, NewEvent};
 use crate::error::{ExecuteError, RepositoryError, StoreError};
 use crate::event::DomainEvent;
 use crate::id::{EventId, ExpectedVersion, StreamId, Version};
 use crate::metadata::Metadata;
 use crate::store::{EventStore, Snapshot, SnapshotStore};
+use crate::tombstone;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use std::collections::HashMap;
@@ -264,15 +265,68 @@ where
         Ok(self.load_stream(&stream, Until::Time(at)).await?.state)
     }
 
-    /// Every event of aggregate `id`, decoded, with metadata.
+    /// Every event of aggregate `id`, decoded, with metadata. A deleted stream's history is hidden
+    /// ([`StoreError::StreamDeleted`]); its events stay in the log, for `read_all`.
     pub async fn history(&self, id: &str) -> Result<Vec<EventEnvelope<A::Event>>, RepositoryError> {
         let stream = Self::stream_id(id)?;
         let mut events = self.store.read_stream(&stream, Version(1));
         let mut history = Vec::new();
         while let Some(record) = events.try_next().await? {
+            if record.meta.event_type == tombstone::STREAM_DELETED {
+                return Err(tombstone::deleted(&stream, record.meta.version).into());
+            }
             history.push(record.into_decoded()?);
         }
         Ok(history)
+    }
+
+    /// Deletes aggregate `id` (see [`crate::tombstone`]): appends its stream's tombstone (guarded
+    /// by `expected`), then drops its snapshot and cached state. Afterwards commands and loads of
+    /// it fail with [`StoreError::StreamDeleted`]; its events stay in the log for read models.
+    /// `metadata` records who asked, `reason` why.
+    ///
+    /// ```
+    /// # use es_core::prelude::*;
+    /// # use es_core::{MemoryStore, Repository, RepositoryError, StoreError};
+    /// # use serde::{Deserialize, Serialize};
+    /// # #[derive(Debug, Clone, Serialize, Deserialize, DomainEvent)]
+    /// # struct Added { n: i64 }
+    /// # #[derive(Debug, Default, Aggregate)]
+    /// # #[aggregate(name = "counter", events = Added)]
+    /// # struct Counter { total: i64 }
+    /// # #[event_handler] impl Counter { fn added(&mut self, e: &Added) { self.total += e.n } }
+    /// # #[derive(Clone)] struct Add(i64);
+    /// # #[command_handler] impl Counter {
+    /// #     fn add(&self, c: Add) -> Result<Added, std::convert::Infallible> { Ok(Added { n: c.0 }) }
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let counters = Repository::<Counter, _>::new(MemoryStore::new());
+    /// counters.execute("c1", Add(1)).await.unwrap();
+    /// let by = Metadata::new().with_actor("support@example.com");
+    /// counters.delete("c1", ExpectedVersion::Exact(Version(1)), by, "duplicate").await.unwrap();
+    ///
+    /// let error = counters.load("c1").await.unwrap_err();
+    /// assert!(matches!(error, RepositoryError::Store(StoreError::StreamDeleted { .. })));
+    /// assert_eq!(counters.load_at("c1", Version(1)).await.unwrap().total, 1);
+    /// # });
+    /// ```
+    pub async fn delete(
+        &self,
+        id: &str,
+        expected: ExpectedVersion,
+        metadata: Metadata,
+        reason: &str,
+    ) -> Result<AppendResult, RepositoryError> {
+        let stream = Self::stream_id(id)?;
+        let result = self
+            .store
+            .delete_stream(&stream, expected, metadata, reason)
+            .await?;
+        if let Some(cache) = &self.cache {
+            cache.take(&stream);
+        }
+        self.store.delete_snapshot(&stream).await?;
+        Ok(result)
     }
 
     /// Executes a command: load, handle, append at the loaded version; on a concurrent write,
@@ -829,6 +883,9 @@ where
                 };
                 if past {
                     break;
+                }
+                if record.event_type == tombstone::STREAM_DELETED {
+                    return Err(tombstone::deleted(stream, record.version).into());
                 }
                 let version = record.version;
                 let event = record.into_event::<A::Event>(stream)?;

@@ -4,6 +4,7 @@ use crate::dcb::{AppendCondition, Query, StreamAppend};
 use crate::envelope::{AppendResult, AppendedEvent, NewEvent, RecordedEvent, ReplayedEvent};
 use crate::error::StoreError;
 use crate::id::{Checkpoint, EventId, ExpectedVersion, Position, StreamId, Version};
+use crate::metadata::Metadata;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
@@ -157,6 +158,32 @@ pub trait EventStore: Send + Sync {
         Err(StoreError::Unsupported(
             "multi-stream and conditional appends",
         ))
+    }
+
+    /// Deletes a stream by appending its tombstone (see [`crate::tombstone`]): afterwards appends
+    /// to it fail and loads of it fail with [`StoreError::StreamDeleted`]; its events stay in the
+    /// log. `metadata` records who asked (its actor), `reason` why. Guarded by `expected` like an
+    /// append (a stream already deleted yields [`StoreError::StreamDeleted`]). Logged at `info`.
+    ///
+    /// The default appends [`tombstone`](crate::tombstone::tombstone) with
+    /// [`append`](Self::append); a store needs only to refuse appends after it.
+    async fn delete_stream(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        metadata: Metadata,
+        reason: &str,
+    ) -> Result<AppendResult, StoreError> {
+        let actor = metadata.actor.clone();
+        let result = self
+            .append(
+                stream,
+                expected,
+                vec![crate::tombstone::tombstone(metadata, reason)],
+            )
+            .await?;
+        tracing::info!(%stream, actor = actor.as_deref().unwrap_or(""), reason, "deleted a stream");
+        Ok(result)
     }
 
     /// The events of a stream with version `>= from`, in version order.
@@ -313,6 +340,9 @@ macro_rules! forward_store {
             }
             async fn append_streams(&self, appends: Vec<StreamAppend>, condition: Option<AppendCondition>) -> Result<Vec<AppendResult>, StoreError> {
                 (**self).append_streams(appends, condition).await
+            }
+            async fn delete_stream(&self, stream: &StreamId, expected: ExpectedVersion, metadata: Metadata, reason: &str) -> Result<AppendResult, StoreError> {
+                (**self).delete_stream(stream, expected, metadata, reason).await
             }
             fn read_stream<'a>(&'a self, stream: &'a StreamId, from: Version) -> EventStream<'a> {
                 (**self).read_stream(stream, from)

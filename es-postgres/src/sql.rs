@@ -15,6 +15,7 @@ pub(crate) struct Statements {
     pub append_notify: Arc<str>,
     pub stored_ids: Arc<str>,
     pub stream_version: Arc<str>,
+    pub stream_state: Arc<str>,
     pub head_position: Arc<str>,
     pub read_stream: Arc<str>,
     pub replay_stream: Arc<str>,
@@ -38,7 +39,12 @@ pub(crate) struct Statements {
 /// `locked` CTE takes them before any row is inserted (and before the transaction has an id), and
 /// they are held to the commit, so a conditional append whose query these events match waits for
 /// this one, and then sees its events.
+///
+/// A stream whose last event is its tombstone (`es_core::tombstone`) takes nothing: the statement
+/// inserts no row, as for a wrong expected version, and the caller finds out which with
+/// `stream_state`.
 fn append(s: &str, notify: bool) -> String {
+    let deleted = es_core::tombstone::STREAM_DELETED;
     let (notify_cte, notify_from) = if notify {
         (", wake AS (SELECT pg_notify($10, ''))", ", wake")
     } else {
@@ -46,8 +52,13 @@ fn append(s: &str, notify: bool) -> String {
     };
     format!(
         "WITH locked AS (SELECT count(pg_advisory_xact_lock_shared(k)) AS n FROM unnest($9::bigint[]) AS k),
-              cur AS (SELECT coalesce(max(version), 0) AS v FROM {s}.es_events WHERE stream_id = $1),
-              ok AS (SELECT v FROM cur, locked WHERE $2::bigint IS NULL OR v = $2::bigint){notify_cte}
+              last AS (SELECT version, event_type FROM {s}.es_events WHERE stream_id = $1
+                       ORDER BY version DESC LIMIT 1),
+              cur AS (SELECT coalesce(max(version), 0) AS v,
+                             coalesce(bool_or(event_type = '{deleted}'), false) AS deleted
+                      FROM last),
+              ok AS (SELECT v FROM cur, locked
+                     WHERE ($2::bigint IS NULL OR v = $2::bigint) AND NOT deleted){notify_cte}
          INSERT INTO {s}.es_events
                 (event_id, stream_id, version, event_type, schema_version, payload, metadata, tags)
          SELECT e.id, $1, ok.v + e.ord, e.t, e.sv, e.p::jsonb, e.m::jsonb,
@@ -103,6 +114,11 @@ impl Statements {
             )),
             stream_version: arc(format!(
                 "SELECT coalesce(max(version), 0) FROM {s}.es_events WHERE stream_id = $1"
+            )),
+            stream_state: arc(format!(
+                "SELECT version, event_type = '{}' FROM {s}.es_events WHERE stream_id = $1
+                 ORDER BY version DESC LIMIT 1",
+                es_core::tombstone::STREAM_DELETED
             )),
             head_position: arc(format!(
                 "SELECT coalesce(max(global_position), 0) FROM {s}.es_events"

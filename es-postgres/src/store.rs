@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use es_core::adapter::{append_with, from_db_int, tags_to_json, to_db_int};
 use es_core::dcb::{AppendCondition, StreamAppend, check_appends, repeated_appends};
+use es_core::tombstone;
 use es_core::{
     AppendResult, AppendedEvent, Checkpoint, CheckpointStore, CorruptEvent, EventId, EventStore,
     EventStream, ExpectedVersion, NewEvent, Position, ReadAll, ReplayStream, Snapshot,
@@ -575,17 +576,23 @@ impl PgStore {
         }
     }
 
-    async fn version_in(
-        &self,
-        conn: &mut PgConnection,
-        stream: &StreamId,
-    ) -> Result<Version, StoreError> {
-        let v: i64 = sqlx::query_scalar(sql(&self.shared.sql.stream_version))
+    /// The stream's version, or [`StoreError::StreamDeleted`] if its last event is its tombstone:
+    /// why an append statement inserted nothing.
+    async fn version_in<'c, C>(&self, conn: C, stream: &StreamId) -> Result<Version, StoreError>
+    where
+        C: sqlx::PgExecutor<'c>,
+    {
+        let last: Option<(i64, bool)> = sqlx::query_as(sql(&self.shared.sql.stream_state))
             .bind(stream.as_str())
-            .fetch_one(conn)
+            .fetch_optional(conn)
             .await
             .map_err(store_error)?;
-        Ok(Version(from_db_int(v, "version")?))
+        let (version, deleted) = last.unwrap_or((0, false));
+        let version = Version(from_db_int(version, "version")?);
+        if deleted {
+            return Err(tombstone::deleted(stream, version));
+        }
+        Ok(version)
     }
 
     async fn append_batch(
@@ -628,7 +635,7 @@ impl PgStore {
                 tokio::task::yield_now().await;
                 continue;
             }
-            let actual = self.stream_version(stream).await?;
+            let actual = self.version_in(&self.pool, stream).await?;
             if !lost_race && expected.matches(actual) {
                 // The stream was at another version when the guard ran; it is at the expected one
                 // again only if that read raced an append of ours. Try again.

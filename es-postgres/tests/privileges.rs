@@ -687,3 +687,60 @@ async fn role_names_are_validated_before_any_sql() {
     assert!(missing.to_string().contains("does not exist"), "{missing}");
     common::drop_store(owner).await;
 }
+
+#[tokio::test]
+async fn nothing_is_inserted_after_a_tombstone_by_any_role() {
+    let owner = common::store().await;
+    let t = format!("{}.es_events", owner.schema().quoted());
+    let s = StreamId::new("acc-1").unwrap();
+    owner
+        .append(&s, ExpectedVersion::NoStream, vec![deposit(1)])
+        .await
+        .unwrap();
+    owner
+        .delete_stream(
+            &s,
+            ExpectedVersion::Exact(Version(1)),
+            es_core::Metadata::new().with_actor("ops"),
+            "test",
+        )
+        .await
+        .unwrap();
+    let cols = "event_id, stream_id, version, event_type, schema_version, payload";
+    let row = |stream: &str, version: u64, event_type: &str| {
+        format!(
+            "('{}', '{stream}', {version}, '{event_type}', 1, '{{}}')",
+            uuid::Uuid::now_v7()
+        )
+    };
+    // After a stored tombstone.
+    let error = fails(
+        owner.pool(),
+        format!(
+            "INSERT INTO {t} ({cols}) VALUES {}",
+            row("acc-1", 3, DEPOSITED)
+        ),
+    )
+    .await;
+    assert!(error.contains("es: stream \"acc-1\" is deleted"), "{error}");
+    // A tombstone followed by more rows in one statement.
+    let error = fails(
+        owner.pool(),
+        format!(
+            "INSERT INTO {t} ({cols}) VALUES {}, {}",
+            row("acc-2", 1, es_core::tombstone::STREAM_DELETED),
+            row("acc-2", 2, DEPOSITED)
+        ),
+    )
+    .await;
+    assert!(error.contains("es: stream \"acc-2\" is deleted"), "{error}");
+    assert_eq!(owner.stream_version(&s).await.unwrap(), Version(2));
+    assert_eq!(
+        owner
+            .stream_version(&StreamId::new("acc-2").unwrap())
+            .await
+            .unwrap(),
+        Version(0)
+    );
+    common::drop_store(owner).await;
+}

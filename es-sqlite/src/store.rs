@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use es_core::adapter::{append_with, from_db_int, tags_to_json, to_db_int};
 use es_core::dcb::{AppendCondition, StreamAppend, check_appends, repeated_appends};
+use es_core::tombstone;
 use es_core::{
     AppendResult, AppendedEvent, Checkpoint, CheckpointStore, CorruptEvent, EventId, EventStore,
     EventStream, ExpectedVersion, NewEvent, Position, ReadAll, ReplayStream, Snapshot,
@@ -203,15 +204,24 @@ impl SqliteStore {
     }
 }
 
-/// The current version of a stream, inside the write transaction.
+/// The current version of a stream, inside the write transaction, or
+/// [`StoreError::StreamDeleted`] if its last event is its tombstone.
 async fn version_in(tx: &mut SqliteConnection, stream: &StreamId) -> Result<Version, StoreError> {
-    let actual: i64 =
-        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM es_events WHERE stream_id = ?1")
-            .bind(stream.as_str())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(store_error)?;
-    Ok(Version(from_db_int(actual, "version")?))
+    let last: Option<(i64, bool)> = sqlx::query_as(
+        "SELECT version, event_type = ?2 FROM es_events WHERE stream_id = ?1
+         ORDER BY version DESC LIMIT 1",
+    )
+    .bind(stream.as_str())
+    .bind(tombstone::STREAM_DELETED)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(store_error)?;
+    let (version, deleted) = last.unwrap_or((0, false));
+    let version = Version(from_db_int(version, "version")?);
+    if deleted {
+        return Err(tombstone::deleted(stream, version));
+    }
+    Ok(version)
 }
 
 /// Inserts `events` after version `actual` of `stream` (the caller checked the version).

@@ -385,3 +385,43 @@ async fn the_tag_index_cannot_be_forged_changed_or_emptied() {
     assert!(error.contains("malformed JSON"), "{error}");
     store.close().await;
 }
+
+#[tokio::test]
+async fn nothing_is_inserted_after_a_tombstone_by_sql_either() {
+    let dir = TempDir::new();
+    let (store, _) = store_with_events(&dir).await;
+    let s = StreamId::new("s").unwrap();
+    store
+        .delete_stream(
+            &s,
+            ExpectedVersion::Exact(Version(2)),
+            es_core::Metadata::new().with_actor("ops"),
+            "test",
+        )
+        .await
+        .unwrap();
+    let before = read_back(&store).await;
+    assert_eq!(before.len(), 4);
+    let sql = format!(
+        "INSERT INTO es_events ({COLUMNS}) VALUES ({})",
+        values(&uuid::Uuid::now_v7().to_string(), "s", 4)
+    );
+    let error = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+        .execute(store.pool())
+        .await
+        .expect_err(&sql)
+        .to_string();
+    assert!(
+        error.contains("es: the stream is deleted"),
+        "{sql}: {error}"
+    );
+    assert_eq!(read_back(&store).await, before, "nothing was written");
+    // Other streams take SQL inserts as before.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO es_events ({COLUMNS}) VALUES ({})",
+        values(&uuid::Uuid::now_v7().to_string(), "t", 2)
+    )))
+    .execute(store.pool())
+    .await
+    .unwrap();
+}

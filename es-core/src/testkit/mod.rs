@@ -24,6 +24,7 @@ use std::time::Duration;
 mod corrupt;
 mod dcb;
 mod inputs;
+mod tombstone;
 
 pub use corrupt::undecodable_rows_are_named_and_parked;
 pub use dcb::{
@@ -33,6 +34,9 @@ pub use dcb::{
 pub use inputs::{
     AnyPayload, Collected, arbitrary_inputs_round_trip_or_are_rejected,
     edge_inputs_get_the_same_answer, same_json, snapshot_and_checkpoint_limits,
+};
+pub use tombstone::{
+    deleted_streams_are_closed_and_stay_in_the_log, reserved_event_types_are_rejected,
 };
 
 /// What the suite needs of a store.
@@ -57,7 +61,8 @@ macro_rules! conformance_suite {
             arbitrary_inputs_round_trip_or_are_rejected, edge_inputs_get_the_same_answer,
             snapshot_and_checkpoint_limits, find_events_by_id, tags_round_trip, read_by_query,
             conditional_append, multi_stream_append, condition_holds_under_parallel_writers,
-            unrelated_appends_rarely_conflict, streams_and_correlations_are_found
+            unrelated_appends_rarely_conflict, streams_and_correlations_are_found,
+            deleted_streams_are_closed_and_stay_in_the_log, reserved_event_types_are_rejected
         );
     };
     (@tests $factory:expr, $teardown:expr; $($name:ident),* $(,)?) => {$(
