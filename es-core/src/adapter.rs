@@ -224,9 +224,11 @@ fn stored_schema_version(schema_version: i64) -> Result<u32, String> {
         .ok_or_else(|| format!("schema version {schema_version} is out of range"))
 }
 
-/// The columns a replay reads (no event id, stream id or metadata), as an adapter read them.
+/// The columns a replay reads (no stream id or metadata), as an adapter read them.
 #[derive(Clone, Debug)]
 pub struct RawReplayed {
+    /// The event id, or why it does not decode.
+    pub event_id: Result<EventId, String>,
     /// The stream version.
     pub version: i64,
     /// The global position.
@@ -266,7 +268,9 @@ impl RawReplayed {
         let version = stored_version(self.version).map_err(&corrupt)?;
         let schema_version = stored_schema_version(self.schema_version).map_err(&corrupt)?;
         let recorded_at = self.recorded_at.clone().map_err(&corrupt)?;
+        let event_id = self.event_id.clone().map_err(&corrupt)?;
         Ok(ReplayedEvent {
+            event_id,
             version,
             position: Position(position),
             event_type: self.event_type,

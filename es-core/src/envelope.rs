@@ -79,6 +79,8 @@ impl RecordedEvent {
 /// [`Repository`](crate::Repository) loads aggregates with, so that stores can skip columns.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReplayedEvent {
+    /// The event's id (the associated data of its encrypted personal values).
+    pub event_id: EventId,
     /// Its 1-based version in the stream.
     pub version: Version,
     /// Its global position.
@@ -143,6 +145,7 @@ impl From<RecordedEvent> for ReplayedEvent {
     fn from(record: RecordedEvent) -> Self {
         let RecordedEvent { meta, payload } = record;
         Self {
+            event_id: meta.event_id,
             version: meta.version,
             position: meta.position,
             event_type: meta.event_type,

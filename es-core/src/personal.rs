@@ -40,7 +40,9 @@
 //! ```
 
 use crate::dcb::{AppendCondition, Query, QueryItem, StreamAppend};
-use crate::envelope::{AppendResult, AppendedEvent, NewEvent, RecordedEvent, ReplayedEvent};
+use crate::envelope::{
+    AppendResult, AppendedEvent, NewEvent, RecordedEvent, ReplayedEvent, StoredPayload,
+};
 use crate::error::{CorruptEvent, StoreError};
 use crate::id::{Checkpoint, EventId, ExpectedVersion, Position, StreamId, Version};
 use crate::store::{
@@ -56,6 +58,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
+
+mod text;
 
 /// The key of the object a personal value is stored in: `{"es:personal": {...}}`.
 pub const MARKER: &str = "es:personal";
@@ -352,6 +356,37 @@ fn encrypt(value: &mut Value, keys: &HashMap<String, DataKey>, aad: &[u8]) -> Re
     error.map_or(Ok(()), Err)
 }
 
+/// Opens one sealed value of `subject`: its plaintext JSON text, or `None` when its key is gone
+/// (forgotten, or it was sealed with an older key of the subject): erased. A value that does not
+/// open with its key (tampered, or another key) is an error.
+fn open(
+    keys: &HashMap<String, Option<DataKey>>,
+    subject: &str,
+    key_id: Option<&str>,
+    nonce: &str,
+    data: &str,
+    aad: &[u8],
+) -> Result<Option<Vec<u8>>, String> {
+    let Some(Some(key)) = keys.get(subject) else {
+        return Ok(None);
+    };
+    if key_id.and_then(|k| uuid::Uuid::parse_str(k).ok()) != Some(key.id) {
+        return Ok(None);
+    }
+    let nonce = unhex(nonce).and_then(|n| Nonce::try_from(n.as_slice()).ok());
+    let (Some(nonce), Some(data)) = (nonce, unhex(data)) else {
+        return Err("personal value is not hex".to_owned());
+    };
+    key.cipher
+        .decrypt(&nonce, Payload { msg: &data, aad })
+        .map(Some)
+        .map_err(|_| {
+            format!(
+                "personal data of subject {subject} does not decrypt (tampered, or another key)"
+            )
+        })
+}
+
 /// Decrypts every encrypted personal value of `value` in place: with its subject's key to a
 /// plaintext value, without one (forgotten) to an erased one. A value that does not decrypt with
 /// its key (tampered, or another key) is an error.
@@ -367,35 +402,16 @@ fn decrypt(
         else {
             return;
         };
-        let subject = subject.clone();
-        let key_id = inner
-            .get("key")
-            .and_then(Value::as_str)
-            .and_then(|k| uuid::Uuid::parse_str(k).ok());
-        let plain = match keys.get(&subject) {
-            // Encrypted with another (deleted) key of the subject: erased.
-            Some(Some(key)) if key_id != Some(key.id) => None,
-            Some(Some(key)) => {
-                let cipher = &key.cipher;
-                let opened = unhex(nonce)
-                    .and_then(|n| Nonce::try_from(n.as_slice()).ok())
-                    .zip(unhex(data))
-                    .ok_or_else(|| "personal value is not hex".to_owned())
-                    .and_then(|(n, d)| {
-                        cipher
-                            .decrypt(&n, Payload { msg: &d, aad })
-                            .map_err(|_| format!("personal data of subject {subject} does not decrypt (tampered, or another key)"))
-                    })
-                    .and_then(|p| serde_json::from_slice::<Value>(&p).map_err(|e| e.to_string()));
-                match opened {
-                    Ok(plain) => Some(plain),
-                    Err(e) => {
-                        error = Some(e);
-                        return;
-                    }
-                }
+        let key_id = inner.get("key").and_then(Value::as_str);
+        let plain = match open(keys, subject, key_id, nonce, data, aad).and_then(|p| {
+            p.map(|p| serde_json::from_slice::<Value>(&p).map_err(|e| e.to_string()))
+                .transpose()
+        }) {
+            Ok(plain) => plain,
+            Err(e) => {
+                error = Some(e);
+                return;
             }
-            _ => None,
         };
         inner.remove("nonce");
         inner.remove("data");
@@ -410,6 +426,35 @@ fn decrypt(
         }
     });
     error.map_or(Ok(()), Err)
+}
+
+/// Decrypts the encrypted personal values in JSON text (what a replay reads): each becomes its
+/// plaintext value itself, or an erased marker.
+fn decrypt_text(
+    text: &str,
+    found: &[text::Found<'_>],
+    keys: &HashMap<String, Option<DataKey>>,
+    aad: &[u8],
+) -> Result<String, String> {
+    text::splice(text, found, |sealed| {
+        let opened = open(
+            keys,
+            &sealed.subject,
+            sealed.key.as_deref(),
+            &sealed.nonce,
+            &sealed.data,
+            aad,
+        )?;
+        match opened {
+            Some(plain) => String::from_utf8(plain).map_err(|e| e.to_string()),
+            None => {
+                let subject = serde_json::to_string(&*sealed.subject).map_err(|e| e.to_string())?;
+                Ok(format!(
+                    r#"{{"{MARKER}":{{"subject":{subject},"erased":true}}}}"#
+                ))
+            }
+        }
+    })
 }
 
 // ---- the protected store -------------------------------------------------------------------------
@@ -613,6 +658,53 @@ impl<S, K: KeyStore> Protected<S, K> {
         Ok(event)
     }
 
+    async fn decrypt_replayed(
+        &self,
+        stream: &StreamId,
+        mut event: ReplayedEvent,
+    ) -> Result<ReplayedEvent, StoreError> {
+        let aad = *event.event_id.0.as_bytes();
+        let decrypted = match &mut event.payload {
+            StoredPayload::Value(value) => {
+                let subjects = subjects(value);
+                if subjects.is_empty() {
+                    return Ok(event);
+                }
+                let keys = self.keys_for_reading(subjects).await?;
+                decrypt(value, &keys, &aad)
+            }
+            StoredPayload::Json(json) => {
+                if !may_contain_personal(json) {
+                    return Ok(event);
+                }
+                let found = text::find(json);
+                if found.is_empty() {
+                    return Ok(event);
+                }
+                let mut subjects: Vec<String> = Vec::with_capacity(1);
+                for f in &found {
+                    if !subjects.iter().any(|s| *s == f.sealed.subject) {
+                        subjects.push(f.sealed.subject.to_string());
+                    }
+                }
+                let keys = self.keys_for_reading(subjects).await?;
+                decrypt_text(json, &found, &keys, &aad).map(|plain| *json = plain)
+            }
+        };
+        decrypted.map_err(|message| {
+            StoreError::from(CorruptEvent::new(
+                stream.as_str(),
+                i64::try_from(event.version.0).unwrap_or(i64::MAX),
+                event.position.0,
+                0,
+                &event.event_type,
+                Some(event.event_id),
+                message,
+            ))
+        })?;
+        Ok(event)
+    }
+
     /// Forgets a subject: deletes its key (recording `request`), drops the snapshots of the
     /// streams holding its personal data (a snapshot may hold them in plaintext), and clears this
     /// store's cached key. Appends through this store (and its clones) wait while the key is
@@ -713,10 +805,13 @@ impl<S: EventStore, K: KeyStore> EventStore for Protected<S, K> {
             .boxed()
     }
 
-    /// Reads the full events (decrypting needs each event's id, which a replay does not carry).
+    /// Decrypts in the JSON text the inner store's replay reads: a plaintext personal value
+    /// becomes the value itself (no marker left, so the event type deserializes the text
+    /// directly), an erased one an erased marker.
     fn replay_stream<'a>(&'a self, stream: &'a StreamId, from: Version) -> ReplayStream<'a> {
-        self.read_stream(stream, from)
-            .map_ok(ReplayedEvent::from)
+        self.inner
+            .replay_stream(stream, from)
+            .and_then(move |e| self.decrypt_replayed(stream, e))
             .boxed()
     }
 

@@ -13,7 +13,7 @@ pub(crate) const EVENT_COLUMNS: &str = "global_position, tx_id, event_id, stream
 /// id (the caller knows it), transaction id or metadata. Converting the `jsonb` metadata to its
 /// wire form costs the server about as much per row as the payload.
 pub(crate) const REPLAY_COLUMNS: &str =
-    "version, global_position, event_type, schema_version, recorded_at, payload";
+    "version, global_position, event_type, schema_version, recorded_at, payload, event_id";
 
 /// A PostgreSQL `xid8` (a 64-bit transaction id), which sqlx does not know. Decoding its binary
 /// form directly is much cheaper per row than casting it to text and bigint on the server.
@@ -102,6 +102,7 @@ pub(crate) fn decode_replayed(stream: &StreamId, row: &PgRow) -> Result<Replayed
         schema_version: i64::from(row.try_get::<i32, _>(3).map_err(db)?),
         recorded_at: Ok(row.try_get(4).map_err(db)?),
         payload: StoredPayload::Json(payload),
+        event_id: Ok(EventId(row.try_get(6).map_err(db)?)),
     }
     .decode(stream)
 }

@@ -18,7 +18,7 @@ pub(crate) use event_columns;
 /// stream id or metadata (so a replay never depends on metadata decoding).
 macro_rules! replay_columns {
     () => {
-        "version, position, event_type, schema_version, recorded_at, payload"
+        "version, position, event_type, schema_version, recorded_at, payload, event_id"
     };
 }
 pub(crate) use replay_columns;
@@ -87,6 +87,7 @@ pub(crate) fn decode_replayed(
         schema_version: get_int(3)?,
         recorded_at: from_micros(get_int(4)?),
         payload: StoredPayload::Json(get_text(row, 5)?),
+        event_id: event_id(&get_text(row, 6)?),
     }
     .decode(stream)
 }
