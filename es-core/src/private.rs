@@ -682,6 +682,45 @@ pub fn tag_value<T: TagValue + ?Sized>(value: &T) -> String {
     value.tag_value()
 }
 
+/// The future `EventHandler::handle` returns.
+pub type HandleFuture<'a> = ::core::pin::Pin<
+    Box<dyn ::core::future::Future<Output = Result<(), crate::HandlerError>> + Send + 'a>,
+>;
+
+/// Ties the context type of an `EventHandler` impl to the context parameter of a read model's
+/// methods without naming its lifetimes: `F` is the function pointer type of the block's
+/// dispatcher, whose context parameter may be written with an elided lifetime (`&mut Tx` for
+/// `struct Tx<'c>`), which an impl header cannot name.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not the context type of the `#[event_handler]` methods of `{H}`",
+    label = "`{H}` handles events with another context type",
+    note = "run `{H}` where its methods' context parameter (`ctx: &mut Ctx`) has the type `{Self}`"
+)]
+pub trait ContextOf<H: ?Sized, F> {
+    /// Calls the dispatcher `f`.
+    fn call<'a>(
+        f: F,
+        handler: &'a mut H,
+        event: &'a crate::RecordedEvent,
+        ctx: &'a mut Self,
+    ) -> HandleFuture<'a>;
+}
+
+impl<H: ?Sized, C: ?Sized, F> ContextOf<H, F> for C
+where
+    F: for<'a> Fn(&'a mut H, &'a crate::RecordedEvent, &'a mut C) -> HandleFuture<'a>,
+{
+    #[inline(always)]
+    fn call<'a>(
+        f: F,
+        handler: &'a mut H,
+        event: &'a crate::RecordedEvent,
+        ctx: &'a mut C,
+    ) -> HandleFuture<'a> {
+        f(handler, event, ctx)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{

@@ -245,10 +245,53 @@ impl VisitMut for NameLifetimes {
     }
 }
 
+/// Whether a context type names a type without its generic arguments (`Tx` for `struct
+/// Tx<'c>`): an impl header cannot name it (`E0726`), so the impl is generic over the context and
+/// reaches the methods through a dispatcher function, whose parameter may elide the lifetime.
+fn names_bare_path(ctx: &Type, generics: &Generics) -> bool {
+    struct Bare<'g> {
+        generics: &'g Generics,
+        found: bool,
+    }
+    impl VisitMut for Bare<'_> {
+        fn visit_type_path_mut(&mut self, path: &mut syn::TypePath) {
+            let last = path.path.segments.last();
+            if path.qself.is_none()
+                && last.is_some_and(|s| s.arguments.is_none())
+                && !self
+                    .generics
+                    .type_params()
+                    .any(|p| path.path.is_ident(&p.ident))
+                && !path.path.is_ident("Self")
+            {
+                self.found = true;
+            }
+            syn::visit_mut::visit_type_path_mut(self, path);
+        }
+    }
+    let mut bare = Bare {
+        generics,
+        found: false,
+    };
+    bare.visit_type_mut(&mut ctx.clone());
+    bare.found
+}
+
 fn event_handler_impl(item: &ItemImpl, methods: &[EventMethod], krate: &syn::Path) -> TokenStream {
     let self_ty = &item.self_ty;
     let mut generics: Generics = item.generics.clone();
-    let ctx_ty: Type = match methods.iter().find_map(|m| m.ctx.clone()) {
+    // The context as one method writes it with all its arguments if any does; else, in a block of
+    // plain methods (an `async fn` cannot elide a lifetime anyway: rustc's E0726 at the user's
+    // parameter), through a dispatcher.
+    let ctxs: Vec<&Type> = methods.iter().filter_map(|m| m.ctx.as_ref()).collect();
+    let ctx = match ctxs.iter().find(|ctx| !names_bare_path(ctx, &generics)) {
+        Some(ctx) => Some((*ctx).clone()),
+        None if methods.iter().all(|m| !m.is_async) && !ctxs.is_empty() => {
+            return dispatcher_handler_impl(item, methods, ctxs[0], krate);
+        }
+        None => ctxs.first().map(|ctx| (*ctx).clone()),
+    };
+    let ctx_ty: Type = match ctx {
         Some(mut ctx) => {
             let mut namer = NameLifetimes {
                 declared: generics.lifetimes().map(|l| l.lifetime.clone()).collect(),
@@ -270,43 +313,8 @@ fn event_handler_impl(item: &ItemImpl, methods: &[EventMethod], krate: &syn::Pat
         }
     };
     let (impl_generics, _, where_clause) = generics.split_for_impl();
-    let branches = methods.iter().map(|m| {
-        let (event, ident, cfgs) = (&m.event, &m.ident, &m.cfgs);
-        let args = m.roles.iter().map(|role| match role {
-            ArgRole::Event => quote!(&decoded.event),
-            ArgRole::Meta => quote!(&decoded.meta),
-            ArgRole::Ctx => quote!(&mut *ctx),
-        });
-        let call = if m.is_async {
-            quote!(Self::#ident(self, #(#args),*).await)
-        } else {
-            quote!(Self::#ident(self, #(#args),*))
-        };
-        let convert = match &m.output {
-            Some(output) => quote_spanned! {output.span()=>
-                <#output as #krate::IntoHandlerResult>::into_handler_result
-            },
-            None => quote!(<() as #krate::IntoHandlerResult>::into_handler_result),
-        };
-        quote! {
-            #(#cfgs)*
-            if <#event as #krate::DomainEvent>::handles(event_type) {
-                let decoded = event.decode::<#event>()?;
-                return #convert(#call);
-            }
-        }
-    });
-    let name_loops = methods.iter().map(|m| {
-        let (event, cfgs) = (&m.event, &m.cfgs);
-        quote! {
-            #(#cfgs)*
-            for name in <#event as #krate::DomainEvent>::event_types() {
-                if !names.contains(&name) {
-                    names.push(name);
-                }
-            }
-        }
-    });
+    let branches = branches(methods, quote!(Self), quote!(self), krate);
+    let name_loops = name_loops(methods, krate);
     // The signature `#[async_trait]` gives the trait's method, written out with absolute paths
     // (the expansion of `#[async_trait]` itself names `Box`, which `#![no_implicit_prelude]`
     // crates do not have).
@@ -340,6 +348,135 @@ fn event_handler_impl(item: &ItemImpl, methods: &[EventMethod], krate: &syn::Pat
                     let _ = ctx;
                     ::core::result::Result::Ok(())
                 })
+            }
+        }
+    }
+}
+
+fn branches<'m>(
+    methods: &'m [EventMethod],
+    owner: TokenStream,
+    this: TokenStream,
+    krate: &'m syn::Path,
+) -> impl Iterator<Item = TokenStream> + 'm {
+    methods.iter().map(move |m| {
+        let (event, ident, cfgs) = (&m.event, &m.ident, &m.cfgs);
+        let args = m.roles.iter().map(|role| match role {
+            ArgRole::Event => quote!(&decoded.event),
+            ArgRole::Meta => quote!(&decoded.meta),
+            ArgRole::Ctx => quote!(&mut *ctx),
+        });
+        let call = if m.is_async {
+            quote!(#owner::#ident(#this, #(#args),*).await)
+        } else {
+            quote!(#owner::#ident(#this, #(#args),*))
+        };
+        let convert = match &m.output {
+            Some(output) => quote_spanned! {output.span()=>
+                <#output as #krate::IntoHandlerResult>::into_handler_result
+            },
+            None => quote!(<() as #krate::IntoHandlerResult>::into_handler_result),
+        };
+        quote! {
+            #(#cfgs)*
+            if <#event as #krate::DomainEvent>::handles(event_type) {
+                let decoded = event.decode::<#event>()?;
+                return #convert(#call);
+            }
+        }
+    })
+}
+
+fn name_loops<'m>(
+    methods: &'m [EventMethod],
+    krate: &'m syn::Path,
+) -> impl Iterator<Item = TokenStream> + 'm {
+    methods.iter().map(move |m| {
+        let (event, cfgs) = (&m.event, &m.cfgs);
+        quote! {
+            #(#cfgs)*
+            for name in <#event as #krate::DomainEvent>::event_types() {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+    })
+}
+
+/// The `EventHandler` impl of a read model whose context type names a type without its generic
+/// arguments: generic over the context `C`, bound by `C: ContextOf<Self, fn(.., &mut Ctx)>` on the
+/// block's dispatcher function (one branch per method), which holds when `C` is the context type
+/// whatever its lifetimes.
+fn dispatcher_handler_impl(
+    item: &ItemImpl,
+    methods: &[EventMethod],
+    ctx: &Type,
+    krate: &syn::Path,
+) -> TokenStream {
+    let self_ty = &item.self_ty;
+    let mut fn_generics: Generics = item.generics.clone();
+    fn_generics.params.insert(0, syn::parse_quote!('__es_a));
+    let (fn_generics, _, fn_where) = fn_generics.split_for_impl();
+    let dispatcher = quote! {
+        for<'__es_a> fn(
+            &'__es_a mut #self_ty,
+            &'__es_a #krate::RecordedEvent,
+            &'__es_a mut #ctx,
+        ) -> #krate::__private::HandleFuture<'__es_a>
+    };
+    let mut generics: Generics = item.generics.clone();
+    generics
+        .params
+        .push(syn::parse_quote!(__EsCtx: ::core::marker::Send + ?::core::marker::Sized));
+    generics
+        .make_where_clause()
+        .predicates
+        .push(syn::parse_quote!(
+            __EsCtx: #krate::__private::ContextOf<#self_ty, #dispatcher>
+        ));
+    let (impl_generics, _, where_clause) = generics.split_for_impl();
+    let owner = quote!(<#self_ty>);
+    let branches = branches(methods, owner, quote!(this), krate);
+    let name_loops = name_loops(methods, krate);
+    quote! {
+        #[allow(clippy::needless_lifetimes)]
+        fn __es_dispatch #fn_generics(
+            this: &'__es_a mut #self_ty,
+            event: &'__es_a #krate::RecordedEvent,
+            ctx: &'__es_a mut #ctx,
+        ) -> #krate::__private::HandleFuture<'__es_a> #fn_where {
+            ::std::boxed::Box::pin(async move {
+                let event_type = event.meta.event_type.as_str();
+                #(#branches)*
+                let _ = ctx;
+                ::core::result::Result::Ok(())
+            })
+        }
+
+        #[automatically_derived]
+        impl #impl_generics #krate::EventHandler<__EsCtx> for #self_ty #where_clause {
+            fn event_types(&self) -> ::std::vec::Vec<&'static str> {
+                let mut names: ::std::vec::Vec<&'static str> = ::std::vec::Vec::new();
+                #(#name_loops)*
+                names
+            }
+
+            fn handle<'__es_self, '__es_event, '__es_ctx, '__es_async>(
+                &'__es_self mut self,
+                event: &'__es_event #krate::RecordedEvent,
+                ctx: &'__es_ctx mut __EsCtx,
+            ) -> #krate::__private::HandleFuture<'__es_async>
+            where
+                '__es_self: '__es_async,
+                '__es_event: '__es_async,
+                '__es_ctx: '__es_async,
+                Self: '__es_async,
+            {
+                let dispatch: #dispatcher = __es_dispatch;
+                <__EsCtx as #krate::__private::ContextOf<#self_ty, #dispatcher>>::call(
+                    dispatch, self, event, ctx,
+                )
             }
         }
     }
